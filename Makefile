@@ -1,0 +1,100 @@
+# zap — build everything with `make`, test with `make test`.
+# Targets: all deps test demo bench asan install clean (see README.md).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+B := build
+
+CC := gcc
+MUSLCC := musl-gcc
+# snprintf truncation is how we bound strings, so its warning stays off.
+CFLAGS_COMMON := -std=gnu11 -g -O2 -Wall -Wextra -Werror -Wno-format-truncation -Iinclude -Ickpt -D_GNU_SOURCE
+CFLAGS := $(CFLAGS_COMMON) -fPIC $(EXTRA_CFLAGS)
+# The preload's checkpoint code runs in signal context on the program's
+# stack and thread pointer; the restorer runs with no libc under it.
+CKPT_CFLAGS := $(CFLAGS) -fno-stack-protector -fno-builtin-malloc -ffunction-sections -fdata-sections
+MUSL_CFLAGS := $(CFLAGS_COMMON) -fPIE -fno-stack-protector -ffreestanding -fno-builtin-malloc \
+	-U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=0
+MUSL_DIR := /usr/lib/x86_64-linux-musl
+RESTORER_BASE := 0x6a0000000000
+
+CKPT_SRC := $(wildcard ckpt/*.c)
+PRELOAD_SRC := $(wildcard preload/*.c)
+LAUNCHER_SRC := $(filter-out launcher/restorer.c,$(wildcard launcher/*.c))
+
+CKPT_OBJ := $(CKPT_SRC:%.c=$(B)/obj/%.o)
+CKPT_MUSL_OBJ := $(CKPT_SRC:%.c=$(B)/musl/%.o)
+PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/obj/%.o)
+LAUNCHER_OBJ := $(LAUNCHER_SRC:%.c=$(B)/obj/%.o)
+
+LIBCKPT := $(B)/lib/libzapckpt.a
+PRELOAD := $(B)/lib/zap/libzappre.so
+ZAP := $(B)/bin/zap
+RESTORER := $(B)/bin/zap-restart
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+
+all: deps-check $(PRELOAD) $(ZAP) $(RESTORER) $(EXAMPLES) tests-build
+
+# ---- dependencies: Debian packages, installed when we are root ----
+deps-check:
+	@sh tools/deps.sh
+
+deps:
+	@sh tools/deps.sh --install
+
+# ---- the pieces ----
+$(B)/obj/%.o: %.c $(wildcard include/zap/*.h ckpt/*.h preload/*.h launcher/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(if $(filter ckpt/% preload/%,$<),$(CKPT_CFLAGS) -Ipreload,$(CFLAGS) -Ilauncher) -c $< -o $@
+
+$(B)/musl/%.o: %.c $(wildcard include/zap/*.h ckpt/*.h)
+	@mkdir -p $(dir $@)
+	$(MUSLCC) $(MUSL_CFLAGS) -c $< -o $@
+
+$(LIBCKPT): $(CKPT_OBJ)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+$(PRELOAD): $(PRELOAD_OBJ) $(LIBCKPT) preload/exports.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fvisibility=hidden -Wl,--version-script=preload/exports.map -Wl,-z,now \
+		-Wl,--gc-sections -Wl,--no-undefined \
+		-o $@ $(PRELOAD_OBJ) $(LIBCKPT) -ldl -lpthread
+
+$(ZAP): $(LAUNCHER_OBJ) $(LIBCKPT)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(LAUNCHER_OBJ) $(LIBCKPT) $(LDFLAGS_EXTRA)
+
+# The restorer: static musl, linked at a fixed address far from where
+# programs live (docs/design-notes.md, "the restorer's address").
+$(RESTORER): $(B)/musl/launcher/restorer.o $(CKPT_MUSL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -static -no-pie -nostdlib -Wl,-Ttext-segment=$(RESTORER_BASE) -Wl,--no-relax \
+		-Wl,--defsym=_DYNAMIC=$(RESTORER_BASE) -o $@ \
+		$(MUSL_DIR)/crt1.o $(MUSL_DIR)/crti.o $^ -L$(MUSL_DIR) -lc \
+		$$($(CC) -print-libgcc-file-name) $(MUSL_DIR)/crtn.o
+
+$(B)/musl/launcher/restorer.o: launcher/restorer.c $(wildcard include/zap/*.h ckpt/*.h)
+	@mkdir -p $(dir $@)
+	$(MUSLCC) $(MUSL_CFLAGS) -c $< -o $@
+
+$(B)/examples/%: examples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -g -O2 -Wall -Wextra -Werror -o $@ $< -lpthread -lm
+
+-include tests/Makefile.inc
+
+.PHONY: all deps deps-check clean install test demo bench asan
+clean:
+	rm -rf $(B)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/zap
+	install -m 755 $(ZAP) $(RESTORER) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(PRELOAD) $(DESTDIR)$(PREFIX)/lib/zap/
+
+demo: all
+	@sh examples/demo.sh
+
+bench: all
+	@sh bench/run.sh

@@ -1,0 +1,78 @@
+/* Capturing one process into a process image file, from inside it.
+ *
+ * zap_dump_process() runs in the checkpoint leader's signal handler while
+ * every other thread of the process is parked in the same handler.  It only
+ * makes raw system calls and allocates from a scratch mapping, which it
+ * leaves out of the image.  Each resource kind has its own file with its
+ * capture and restore sides next to each other: mem.c, thread.c, proc.c,
+ * fd.c. */
+#ifndef ZAP_CKPT_DUMP_H
+#define ZAP_CKPT_DUMP_H
+
+#include <stdint.h>
+
+#include "image.h"
+#include "util.h"
+
+#define ZAP_DUMP_MAX_EXCLUDE 8
+
+struct zap_dump_stats {
+	uint64_t regions, runs, pages_stored, bytes_written;
+	uint64_t usec;
+};
+
+struct zap_dump {
+	/* in */
+	const char *path;            /* the process file to write */
+	struct zap_img_thread *threads;
+	uint32_t nthreads;
+	uint64_t restore_info_addr;
+	uint32_t signal;
+	uint64_t exclude[ZAP_DUMP_MAX_EXCLUDE][2]; /* ranges left out (our own memory) */
+	uint32_t nexclude;
+	/* working state */
+	struct zap_scratch scratch;
+	char *strings;
+	uint32_t strings_len, strings_cap;
+	struct zap_img_proc proc;
+	struct zap_img_region *regions;
+	uint32_t nregions, regions_cap;
+	struct zap_img_run *runs;
+	uint32_t nruns, runs_cap;
+	struct zap_img_fd *fds;
+	uint32_t nfds, fds_cap;
+	uint64_t filedata_len;
+	int img_fd;
+	/* out */
+	struct zap_dump_stats stats;
+	char err[512];
+};
+
+/* 0 on success; -1 with d->err set. */
+int zap_dump_process(struct zap_dump *d);
+
+/* Adds a string to the STRINGS section being built; returns its offset
+ * (0 = the empty string), or 0 when out of room. */
+uint32_t zap_dump_string(struct zap_dump *d, const char *s);
+int zap_dump_error(struct zap_dump *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The capture side of each resource kind. */
+int zap_mem_collect(struct zap_dump *d);
+int zap_mem_write_pages(struct zap_dump *d, uint64_t *cursor);
+int zap_proc_collect(struct zap_dump *d);
+int zap_fd_collect(struct zap_dump *d);
+int zap_fd_write_data(struct zap_dump *d, uint64_t *cursor);
+
+/* stat(2) as the x86-64 kernel lays it out (libc structs differ). */
+struct zap_kstat {
+	uint64_t dev, ino, nlink;
+	uint32_t mode, uid, gid, pad0;
+	uint64_t rdev;
+	int64_t size, blksize, blocks;
+	uint64_t atime, atime_nsec, mtime, mtime_nsec, ctime, ctime_nsec;
+	int64_t unused[3];
+};
+long zap_stat(const char *path, struct zap_kstat *st);
+long zap_fstat(int fd, struct zap_kstat *st);
+
+#endif

@@ -1,0 +1,282 @@
+/* File descriptors: regular files (path, flags, offset), directories,
+ * devices, deleted-but-open files (their bytes go into the image), and
+ * stdio, which a restart binds to the restarting command's own stdio when
+ * it was a terminal, pipe or socket.  Descriptors that share one open file
+ * description (dup) are found with kcmp and shared again on restore.
+ * Pipes, sockets, epoll and friends come with the pod and network work; for
+ * now they come back as /dev/null (docs/limitations.md). */
+#include "dump.h"
+#include "restore.h"
+#include "sys.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define Z_KCMP_FILE 0
+#define Z_O_CLOEXEC_FDINFO 02000000
+
+struct zk_dirent {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+static struct zap_img_fd *new_fd(struct zap_dump *d)
+{
+	if (d->nfds == d->fds_cap)
+		return NULL;
+	struct zap_img_fd *f = &d->fds[d->nfds++];
+	memset(f, 0, sizeof(*f));
+	f->dup_of = -1;
+	return f;
+}
+
+static int skip_fd(const struct zap_dump *d, int fd)
+{
+	(void)d;
+	return fd == d->img_fd;
+}
+
+/* Fills pos and flags from /proc/self/fdinfo/N. */
+static void read_fdinfo(int fd, struct zap_img_fd *f)
+{
+	char path[64], buf[1024];
+	zap_fmt(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if (zap_read_file(path, buf, sizeof(buf)) <= 0)
+		return;
+	for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p) {
+		if (zap_startswith(p, "pos:")) {
+			const char *q = p + 4;
+			while (*q == ' ' || *q == '\t')
+				q++;
+			f->pos = zap_parse_dec(&q);
+		} else if (zap_startswith(p, "flags:")) {
+			const char *q = p + 6;
+			while (*q == ' ' || *q == '\t')
+				q++;
+			uint32_t v = 0;
+			while (*q >= '0' && *q <= '7')
+				v = v * 8 + (uint32_t)(*q++ - '0');
+			f->open_flags = v & ~(uint32_t)Z_O_CLOEXEC_FDINFO;
+			f->fd_flags = (v & Z_O_CLOEXEC_FDINFO) ? FD_CLOEXEC : 0;
+		}
+	}
+}
+
+/* Copies a deleted file's bytes into the image at *cursor later: here we
+ * only note its size. */
+static int classify_fd(struct zap_dump *d, int fd, struct zap_img_fd *f)
+{
+	char link[64], target[4096];
+	zap_fmt(link, sizeof(link), "/proc/self/fd/%d", fd);
+	long n = z_readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return -1;
+	target[n] = 0;
+	struct zap_kstat st;
+	if (zap_fstat(fd, &st) < 0)
+		return -1;
+	f->mode = st.mode;
+	f->file_size = (uint64_t)st.size;
+	f->mtime_sec = (int64_t)st.mtime;
+	f->mtime_nsec = (int64_t)st.mtime_nsec;
+	read_fdinfo(fd, f);
+	uint32_t type = st.mode & S_IFMT;
+	int is_tty = zap_startswith(target, "/dev/pts/") || zap_startswith(target, "/dev/tty");
+	if (fd <= 2 && (type == S_IFIFO || type == S_IFSOCK || is_tty)) {
+		f->kind = ZAP_FD_INHERIT;
+		return 0;
+	}
+	if (type == S_IFREG && n > 10 && !strcmp(target + n - 10, " (deleted)")) {
+		target[n - 10] = 0;
+		f->kind = ZAP_FD_DELETED;
+		f->data_len = (uint64_t)st.size;
+		d->filedata_len += ZAP_PAGE_UP(st.size);
+	} else if (type == S_IFREG && target[0] == '/') {
+		f->kind = ZAP_FD_REG;
+	} else if (type == S_IFDIR) {
+		f->kind = ZAP_FD_DIR;
+	} else if (type == S_IFCHR && target[0] == '/') {
+		f->kind = is_tty && fd <= 2 ? ZAP_FD_INHERIT : ZAP_FD_CHR;
+	} else {
+		f->kind = ZAP_FD_CLOSED_ON_RESTORE; /* pipe, socket, anon inode … */
+	}
+	f->path_str = zap_dump_string(d, target);
+	return 0;
+}
+
+int zap_fd_collect(struct zap_dump *d)
+{
+	long dfd = z_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dfd < 0)
+		return zap_dump_error(d, "cannot list /proc/self/fd");
+	char buf[8192];
+	int pid = (int)z_getpid();
+	for (;;) {
+		long n = zsys3(SYS_getdents64, dfd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (long at = 0; at < n;) {
+			struct zk_dirent *e = (struct zk_dirent *)(buf + at);
+			at += e->reclen;
+			if (e->name[0] < '0' || e->name[0] > '9')
+				continue;
+			const char *p = e->name;
+			int fd = (int)zap_parse_dec(&p);
+			if (fd == dfd || skip_fd(d, fd))
+				continue;
+			struct zap_img_fd *f = new_fd(d);
+			if (!f) {
+				z_close((int)dfd);
+				return zap_dump_error(d, "too many open files (more than %u)", d->fds_cap);
+			}
+			f->fd = fd;
+			if (classify_fd(d, fd, f) < 0)
+				d->nfds--; /* closed under us */
+		}
+	}
+	z_close((int)dfd);
+	/* sort by fd so that dup_of always names an fd restored before */
+	for (uint32_t i = 1; i < d->nfds; i++)
+		for (uint32_t k = i; k > 0 && d->fds[k - 1].fd > d->fds[k].fd; k--) {
+			struct zap_img_fd t = d->fds[k];
+			d->fds[k] = d->fds[k - 1];
+			d->fds[k - 1] = t;
+		}
+	for (uint32_t i = 0; i < d->nfds; i++)
+		for (uint32_t k = 0; k < i; k++)
+			if (d->fds[k].dup_of < 0 && d->fds[k].kind == d->fds[i].kind &&
+			    zsys5(SYS_kcmp, pid, pid, Z_KCMP_FILE, d->fds[k].fd, d->fds[i].fd) == 0) {
+				d->fds[i].dup_of = d->fds[k].fd;
+				break;
+			}
+	return 0;
+}
+
+int zap_fd_write_data(struct zap_dump *d, uint64_t *cursor)
+{
+	char buf[65536];
+	for (uint32_t i = 0; i < d->nfds; i++) {
+		struct zap_img_fd *f = &d->fds[i];
+		if (f->kind != ZAP_FD_DELETED || f->dup_of >= 0)
+			continue;
+		f->data_off = *cursor;
+		uint64_t sum = 0;
+		for (uint64_t done = 0; done < f->data_len;) {
+			size_t want = f->data_len - done < sizeof(buf) ? f->data_len - done : sizeof(buf);
+			long r = z_pread(f->fd, buf, want, done);
+			if (r == -4)
+				continue;
+			if (r <= 0) { /* shrank under us: keep what we read */
+				f->data_len = done;
+				break;
+			}
+			sum = zap_sum64(buf, (size_t)r, sum);
+			if (z_pwrite_all(d->img_fd, buf, (size_t)r, *cursor + done) < 0)
+				return zap_dump_error(d, "cannot write the bytes of deleted file fd %d", f->fd);
+			done += (uint64_t)r;
+		}
+		f->data_sum = sum;
+		*cursor += ZAP_PAGE_UP(f->data_len);
+	}
+	return 0;
+}
+
+/* ---- restore ---- */
+
+static int reopen_flags(const struct zap_img_fd *f)
+{
+	return (int)(f->open_flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_CLOEXEC;
+}
+
+/* Everything that can fail is checked before the restorer touches anything:
+ * files the program had open must still be there. */
+int zap_fd_check(struct zap_restore *r)
+{
+	const struct zap_img *img = r->img;
+	for (uint32_t i = 0; i < img->nfds; i++) {
+		const struct zap_img_fd *f = &img->fds[i];
+		if (f->dup_of >= 0 || (f->kind != ZAP_FD_REG && f->kind != ZAP_FD_DIR))
+			continue;
+		const char *path = zap_img_str(img, f->path_str);
+		struct zap_kstat st;
+		long e = zap_stat(path, &st);
+		if (e < 0)
+			return zap_restore_error(r, "%s: fd %d was %s, which is gone now (error %ld)",
+						 img->path, f->fd, path, -e);
+	}
+	return 0;
+}
+
+static long materialize_deleted(struct zap_restore *r, const struct zap_img_fd *f)
+{
+	/* an unnamed file again, like the one the program had */
+	long tfd = z_open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (tfd < 0)
+		return tfd;
+	char buf[65536];
+	uint64_t sum = 0;
+	for (uint64_t done = 0; done < f->data_len;) {
+		size_t n = f->data_len - done < sizeof(buf) ? f->data_len - done : sizeof(buf);
+		long e = z_pread_all(r->img_fd, buf, n, f->data_off + done);
+		if (e == 0)
+			e = z_pwrite_all((int)tfd, buf, n, done);
+		if (e < 0) {
+			z_close((int)tfd);
+			return e;
+		}
+		sum = zap_sum64(buf, n, sum);
+		done += n;
+	}
+	if (sum != f->data_sum) {
+		z_close((int)tfd);
+		return -74; /* EBADMSG */
+	}
+	char path[64];
+	zap_fmt(path, sizeof(path), "/proc/self/fd/%d", (int)tfd);
+	long fd = z_open(path, reopen_flags(f), 0);
+	z_close((int)tfd);
+	return fd;
+}
+
+int zap_fd_restore(struct zap_restore *r)
+{
+	const struct zap_img *img = r->img;
+	for (uint32_t i = 0; i < img->nfds; i++) {
+		const struct zap_img_fd *f = &img->fds[i];
+		const char *path = zap_img_str(img, f->path_str);
+		long fd;
+		if (f->kind == ZAP_FD_INHERIT || (r->inherit_stdio && f->fd <= 2)) {
+			if (zsys2(SYS_fcntl, f->fd, F_GETFD) >= 0)
+				continue;
+			fd = z_open("/dev/null", O_RDWR | O_CLOEXEC, 0);
+		} else if (f->dup_of >= 0) {
+			fd = zsys3(SYS_fcntl, f->dup_of, F_DUPFD_CLOEXEC, 0);
+		} else if (f->kind == ZAP_FD_DELETED) {
+			fd = materialize_deleted(r, f);
+		} else if (f->kind == ZAP_FD_CLOSED_ON_RESTORE) {
+			fd = z_open("/dev/null", O_RDWR | O_CLOEXEC, 0);
+		} else {
+			fd = z_open(path, reopen_flags(f), 0);
+		}
+		if (fd < 0)
+			return zap_restore_error(r, "%s: cannot reopen fd %d (%s): error %ld", img->path,
+						 f->fd, path[0] ? path : "?", -fd);
+		if (f->dup_of < 0 && (f->kind == ZAP_FD_REG || f->kind == ZAP_FD_DELETED) &&
+		    !(f->open_flags & O_APPEND))
+			z_lseek((int)fd, (long)f->pos, 0);
+		if (fd != f->fd) {
+			long e = zsys3(SYS_dup3, fd, f->fd, (f->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+			z_close((int)fd);
+			if (e < 0)
+				return zap_restore_error(r, "cannot place fd %d (error %ld)", f->fd, -e);
+		} else if (!(f->fd_flags & FD_CLOEXEC)) {
+			zsys3(SYS_fcntl, fd, F_SETFD, 0);
+		}
+	}
+	return 0;
+}

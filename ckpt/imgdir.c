@@ -1,0 +1,85 @@
+/* The image directory: written under a temporary name next to its final
+ * place, then swapped in with one rename, so that a checkpoint killed at
+ * any point leaves the previous image whole.  Raw system calls only: this
+ * runs in the checkpoint handler. */
+#include "imgdir.h"
+#include "image.h"
+#include "sys.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <string.h>
+
+#define Z_RENAME_EXCHANGE 2
+#define Z_AT_REMOVEDIR 0x200
+
+struct zk_dirent64 {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+/* Removes the plain files in dir, then dir itself. */
+long zap_imgdir_remove(const char *dir)
+{
+	long dfd = z_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dfd < 0)
+		return dfd == -2 ? 0 : dfd;
+	char buf[4096];
+	for (;;) {
+		long n = zsys3(SYS_getdents64, dfd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (long at = 0; at < n;) {
+			struct zk_dirent64 *e = (struct zk_dirent64 *)(buf + at);
+			at += e->reclen;
+			if (!strcmp(e->name, ".") || !strcmp(e->name, ".."))
+				continue;
+			zsys3(SYS_unlinkat, dfd, e->name, 0);
+		}
+	}
+	z_close((int)dfd);
+	return zsys3(SYS_unlinkat, ZAT_FDCWD, dir, Z_AT_REMOVEDIR);
+}
+
+long zap_imgdir_begin(const char *final, char *tmp, size_t tmplen)
+{
+	zap_fmt(tmp, tmplen, "%s.tmp-%d", final, (int)z_getpid());
+	zap_imgdir_remove(tmp); /* left by a checkpoint that was killed */
+	return zsys3(SYS_mkdirat, ZAT_FDCWD, tmp, 0700);
+}
+
+long zap_imgdir_write_pod(const char *tmp, const struct zap_img_pod *pod,
+			  const struct zap_img_member *members)
+{
+	char path[4096];
+	zap_fmt(path, sizeof(path), "%s/pod.img", tmp);
+	long fd = z_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fd;
+	char buf[sizeof(*pod) + 64 * sizeof(*members)];
+	uint32_t n = pod->nmembers > 64 ? 64 : pod->nmembers;
+	memcpy(buf, pod, sizeof(*pod));
+	memcpy(buf + sizeof(*pod), members, n * sizeof(*members));
+	struct zap_imgw w;
+	zap_imgw_begin(&w, (int)fd, ZAP_IMG_KIND_POD);
+	long e = zap_imgw_section(&w, ZAP_SECT_POD, n, buf, sizeof(*pod) + n * sizeof(*members));
+	if (e == 0)
+		e = zap_imgw_finish(&w, z_now_ns(0));
+	z_close((int)fd);
+	return e;
+}
+
+long zap_imgdir_commit(const char *tmp, const char *final)
+{
+	long e = zsys5(SYS_renameat2, ZAT_FDCWD, tmp, ZAT_FDCWD, final, Z_RENAME_EXCHANGE);
+	if (e == 0) { /* the old image now sits at tmp */
+		zap_imgdir_remove(tmp);
+		return 0;
+	}
+	if (e == -2) /* ENOENT: no previous image */
+		return zsys4(SYS_renameat, ZAT_FDCWD, tmp, ZAT_FDCWD, final);
+	return e;
+}

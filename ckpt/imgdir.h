@@ -1,0 +1,18 @@
+#ifndef ZAP_CKPT_IMGDIR_H
+#define ZAP_CKPT_IMGDIR_H
+
+#include <stddef.h>
+
+#include "zap/image.h"
+
+/* Makes "<final>.tmp-<pid>" (cleaning a stale one) and names it in tmp. */
+long zap_imgdir_begin(const char *final, char *tmp, size_t tmplen);
+/* Writes tmp/pod.img. */
+long zap_imgdir_write_pod(const char *tmp, const struct zap_img_pod *pod,
+			  const struct zap_img_member *members);
+/* Swaps tmp into final's place atomically and removes the old image. */
+long zap_imgdir_commit(const char *tmp, const char *final);
+/* Removes a flat directory of files. */
+long zap_imgdir_remove(const char *dir);
+
+#endif

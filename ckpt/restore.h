@@ -1,0 +1,45 @@
+/* The restore side of each resource kind, called by the static restorer
+ * (launcher/restorer.c) after it has read and validated the image.  These
+ * run with musl, but from the moment the restorer unmaps the old address
+ * space they may only make raw system calls. */
+#ifndef ZAP_CKPT_RESTORE_H
+#define ZAP_CKPT_RESTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image.h"
+
+/* The restorer's own memory: everything it maps lies in here, and nothing
+ * of an image may (zap_mem_check_arena).  The text is linked at its start. */
+#define ZAP_ARENA_START 0x6a0000000000ull
+#define ZAP_ARENA_END 0x6b0000000000ull
+
+struct zap_restore {
+	const struct zap_img *img;
+	int img_fd;
+	int status_fd;            /* messages for `zap restart`; -1 once resumed */
+	int inherit_stdio;        /* bind 0-2 to ours whatever the image says */
+	char err[512];
+	/* the restorer's vDSO block, moved out of the way */
+	uint64_t vdso_tmp, vdso_len;
+};
+
+int zap_restore_error(struct zap_restore *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* mem.c */
+int zap_mem_check_arena(struct zap_restore *r);
+int zap_mem_check_files(struct zap_restore *r);
+int zap_mem_park_vdso(struct zap_restore *r);
+int zap_mem_unmap_all(struct zap_restore *r);
+int zap_mem_restore_regions(struct zap_restore *r);
+int zap_mem_place_vdso(struct zap_restore *r);
+/* proc.c */
+int zap_proc_restore(struct zap_restore *r);
+/* fd.c */
+int zap_fd_check(struct zap_restore *r);
+int zap_fd_restore(struct zap_restore *r);
+/* thread.c */
+__attribute__((noreturn)) void zap_thread_resume_all(struct zap_restore *r);
+
+#endif

@@ -1,0 +1,235 @@
+/* The zap image format, version 1.
+ *
+ * An image is a directory.  It holds one pod file (`pod.img`) naming the
+ * processes, and one process file per process (`<pid>.img`).  Both use the
+ * same container: a header page, a section table, metadata sections, then
+ * page data aligned to 4096 so that a restorer can map it instead of
+ * copying it.  Everything is little-endian x86-64; every section carries a
+ * length and a checksum, and every run of page data carries its own
+ * checksum.  docs/image-format.md describes the layout for a person.
+ *
+ * This header is shared by the preload (which writes images from a signal
+ * handler), the static restorer (musl, no glibc) and the tools, so it
+ * includes nothing but <stdint.h>.
+ */
+#ifndef ZAP_IMAGE_H
+#define ZAP_IMAGE_H
+
+#include <stdint.h>
+
+#define ZAP_IMG_MAGIC "ZAPIMG\r\n" /* 8 bytes, no terminator in the file */
+#define ZAP_IMG_VERSION 1          /* bump when a record changes shape */
+#define ZAP_IMG_ARCH_X86_64 62     /* EM_X86_64 */
+#define ZAP_IMG_PAGE 4096u
+
+/* What a file is: the pod manifest or one process. */
+enum zap_img_kind {
+	ZAP_IMG_KIND_POD = 1,
+	ZAP_IMG_KIND_PROC = 2,
+};
+
+/* At offset 0 of every image file. */
+struct zap_img_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t arch;
+	uint32_t page_size;
+	uint32_t kind;        /* enum zap_img_kind */
+	uint32_t nsect;       /* entries in the section table */
+	uint32_t header_sum;  /* zap_sum32 of header (this field 0) + table */
+	uint64_t sect_off;    /* offset of the section table */
+	uint64_t file_size;   /* the whole file; shorter means truncated */
+	uint64_t created_ns;  /* CLOCK_REALTIME when the checkpoint began */
+	uint64_t reserved[3];
+};
+
+enum zap_sect_type {
+	ZAP_SECT_POD = 1,     /* struct zap_img_pod, then zap_img_member[] */
+	ZAP_SECT_PROC,        /* struct zap_img_proc */
+	ZAP_SECT_THREADS,     /* struct zap_img_thread[] */
+	ZAP_SECT_REGIONS,     /* struct zap_img_region[] */
+	ZAP_SECT_RUNS,        /* struct zap_img_run[] */
+	ZAP_SECT_FDS,         /* struct zap_img_fd[] */
+	ZAP_SECT_STRINGS,     /* NUL-terminated strings, referenced by offset */
+	ZAP_SECT_PAGES,       /* page data; checksummed per run, not as a whole */
+	ZAP_SECT_FILEDATA,    /* bytes of deleted-but-open files, page aligned */
+	ZAP_SECT_MAX
+};
+
+struct zap_img_section {
+	uint32_t type;        /* enum zap_sect_type */
+	uint32_t count;       /* records in it (0 for byte sections) */
+	uint64_t off;
+	uint64_t len;
+	uint64_t sum;         /* zap_sum64 of the bytes (0 for PAGES) */
+};
+
+/* ---- pod file ---- */
+struct zap_img_pod {
+	char name[64];
+	uint32_t nmembers;
+	uint32_t signal;      /* the checkpoint signal */
+	uint64_t generation;  /* how many checkpoints this pod has had */
+};
+
+struct zap_img_member {
+	int32_t pid;          /* the pid the process had */
+	int32_t ppid;
+	char file[32];        /* "<pid>.img" */
+};
+
+/* ---- process file ---- */
+#define ZAP_NSIG 64
+#define ZAP_NRLIMIT 16
+#define ZAP_AUXV_WORDS 64
+
+struct zap_img_sigaction {  /* the kernel's struct, as rt_sigaction sees it */
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+struct zap_img_timer {      /* one itimer, as seconds and microseconds */
+	int64_t interval_sec, interval_usec;
+	int64_t value_sec, value_usec;
+};
+
+struct zap_img_rlimit {
+	uint64_t cur, max;
+};
+
+/* struct prctl_mm_map's address fields, read from /proc/self/stat. */
+struct zap_img_mm {
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+};
+
+struct zap_img_proc {
+	int32_t pid, ppid;
+	uint32_t umask;
+	uint32_t nthreads;
+	char comm[16];
+	uint32_t cwd_str;          /* offsets into STRINGS */
+	uint32_t exe_str;
+	uint64_t restore_info;     /* address of the preload's zap_restore_info */
+	uint64_t vdso_block_start; /* [vvar] .. end of [vdso] */
+	uint64_t vdso_block_end;
+	uint64_t vdso_start;       /* the [vdso] VMA itself */
+	uint64_t vvar_len;         /* bytes of [vvar] + [vvar_vclock] before it */
+	uint64_t pending_shared;   /* process-wide pending signals (bit n-1) */
+	struct zap_img_mm mm;
+	uint64_t auxv[ZAP_AUXV_WORDS];
+	uint32_t auxv_words;
+	uint32_t signal;           /* the checkpoint signal */
+	struct zap_img_sigaction sigactions[ZAP_NSIG]; /* index = signal - 1 */
+	struct zap_img_timer itimers[3];               /* REAL, VIRTUAL, PROF */
+	struct zap_img_rlimit rlimits[ZAP_NRLIMIT];
+};
+
+enum zap_thread_flags {
+	ZAP_THREAD_MAIN = 1 << 0,    /* tid == pid */
+	ZAP_THREAD_LEADER = 1 << 1,  /* wrote the image */
+};
+
+/* Where a thread stopped inside the checkpoint handler.  Restoring these
+ * makes zap_ctx_save() return 1; the registers the program was using when
+ * the signal came are in the kernel's signal frame on the thread's stack,
+ * and come back whole (FPU and AVX included) when the handler returns. */
+struct zap_img_ctx {
+	uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
+};
+
+struct zap_img_thread {
+	int32_t tid;
+	uint32_t flags;              /* enum zap_thread_flags */
+	uint64_t fs_base;
+	struct zap_img_ctx ctx;
+	uint64_t sigmask;            /* mask inside the handler */
+	uint64_t pending;            /* thread-directed pending signals */
+	uint64_t ss_sp, ss_size;     /* sigaltstack */
+	int32_t ss_flags;
+	uint32_t rseq_len;           /* 0: no rseq area registered */
+	uint64_t rseq_addr;
+	uint32_t rseq_sig;
+	uint32_t pad;
+	uint64_t robust_head, robust_len;
+	uint64_t tid_addr;           /* glibc's cached tid (fs_base + offset) */
+	uint64_t ucontext;           /* the signal frame, for `inspect --stacks` */
+};
+
+enum zap_region_flags {
+	ZAP_REG_SHARED = 1 << 0,     /* MAP_SHARED (else private) */
+	ZAP_REG_FILE = 1 << 1,       /* backed by a file we map again */
+	ZAP_REG_HEAP = 1 << 2,       /* [heap] */
+	ZAP_REG_STACK = 1 << 3,      /* [stack] */
+	ZAP_REG_GROWSDOWN = 1 << 4,
+	ZAP_REG_HUGEPAGE = 1 << 5,   /* madvise(MADV_HUGEPAGE) */
+	ZAP_REG_NOHUGEPAGE = 1 << 6,
+	ZAP_REG_DONTFORK = 1 << 7,
+	ZAP_REG_DELETED = 1 << 8,    /* its file is gone: every page is stored */
+	ZAP_REG_LOCKED = 1 << 9,
+};
+
+struct zap_img_region {
+	uint64_t start, end;
+	uint32_t prot;               /* PROT_* */
+	uint32_t flags;              /* enum zap_region_flags */
+	uint64_t pgoff;              /* file offset in bytes */
+	uint32_t path_str;           /* 0: none */
+	uint32_t first_run, nruns;
+	uint32_t pad;
+	/* identity of the file, checked before it is mapped again */
+	uint64_t file_size;
+	int64_t mtime_sec, mtime_nsec;
+};
+
+/* A run of stored pages: npages pages at addr, in the file at data_off. */
+struct zap_img_run {
+	uint64_t addr;
+	uint64_t npages;
+	uint64_t data_off;
+	uint64_t sum;                /* zap_sum64 of the page data */
+};
+
+enum zap_fd_kind {
+	ZAP_FD_INHERIT = 1,  /* stdio bound to the restarting command's stdio */
+	ZAP_FD_REG,          /* regular file: path, flags, offset */
+	ZAP_FD_DIR,
+	ZAP_FD_CHR,          /* a device reopened by path (/dev/null …) */
+	ZAP_FD_DELETED,      /* a deleted regular file; bytes in FILEDATA */
+	ZAP_FD_CLOSED_ON_RESTORE, /* a kind zap cannot bring back yet */
+};
+
+struct zap_img_fd {
+	int32_t fd;
+	uint32_t kind;       /* enum zap_fd_kind */
+	uint32_t open_flags; /* O_* as fdinfo shows them */
+	uint32_t fd_flags;   /* FD_CLOEXEC */
+	int32_t dup_of;      /* -1, or a lower fd sharing this open file description */
+	uint32_t pad;
+	uint64_t pos;
+	uint32_t path_str;
+	uint32_t mode;       /* st_mode */
+	uint64_t data_off, data_len; /* ZAP_FD_DELETED: the file's bytes */
+	uint64_t data_sum;
+	uint64_t file_size;
+	int64_t mtime_sec, mtime_nsec;
+};
+
+/* The restorer fills this in inside the restored process (its address is
+ * zap_img_proc.restore_info) so the preload knows what happened. */
+#define ZAP_RESTORE_MAGIC 0x7a61707265737472ull /* "zaprestr" */
+#define ZAP_RESTORE_MAX_THREADS 4096
+struct zap_restore_info {
+	uint64_t magic;
+	uint64_t arena_start, arena_end; /* the restorer's memory, to unmap */
+	int32_t old_pid, new_pid;
+	uint32_t nthreads;
+	uint32_t flags;
+	char zap_home[256];
+	char pod[64];
+};
+
+#endif

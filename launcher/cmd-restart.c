@@ -1,0 +1,179 @@
+/* zap restart: bring a pod back from its image. */
+#include "image.h"
+#include "zap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int restart_exec(int argc, char **argv);
+
+const struct zap_cmd zap_cmd_restart = {
+	.name = "restart",
+	.args = "[--pod NAME] [--inherit-stdio] IMAGE",
+	.summary = "restart a program from an image, where it stopped",
+	.help = "Recreates the process of IMAGE (a directory written by 'zap checkpoint')\n"
+		"with its threads, memory, files and signal state, and resumes every thread\n"
+		"at the instruction where it stopped.  Runs in the foreground; a terminal,\n"
+		"pipe or socket the program had as stdin/stdout/stderr becomes this\n"
+		"command's own; a regular file is reopened at its offset.\n\n"
+		"Options:\n"
+		"  --pod NAME        the restarted pod's name (default: the one in the image)\n"
+		"  --inherit-stdio   use this command's stdio for fds 0-2 whatever they were\n\n"
+		"Exit status: the program's own, as for 'zap run'; 4 the image is missing,\n"
+		"truncated, corrupt or for another machine; 6 a file the image needs changed\n"
+		"or vanished; 1 other failures (stderr says why).  Nothing is left running\n"
+		"when the restart fails.\n",
+	.exec = restart_exec,
+};
+
+static void *alloc(void *ctx, size_t n)
+{
+	(void)ctx;
+	return malloc(n);
+}
+
+static void free_img(struct zap_img *img)
+{
+	for (int i = 0; i < ZAP_SECT_MAX; i++)
+		free(img->data[i]);
+	zap_img_close(img);
+}
+
+static int restart_exec(int argc, char **argv)
+{
+	const char *pod_arg = NULL, *image = NULL;
+	int inherit = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--pod") && i + 1 < argc)
+			pod_arg = argv[++i];
+		else if (!strcmp(argv[i], "--inherit-stdio"))
+			inherit = 1;
+		else if (argv[i][0] == '-' || image)
+			return zap_usage(&zap_cmd_restart);
+		else
+			image = argv[i];
+	}
+	if (!image)
+		return zap_usage(&zap_cmd_restart);
+	char dir[PATH_MAX], path[PATH_MAX + 64], err[1024];
+	struct stat st;
+	if (stat(image, &st) < 0) {
+		zap_err("%s: %s", image, strerror(errno));
+		return ZAP_EXIT_BAD_IMAGE;
+	}
+	snprintf(dir, sizeof(dir), "%s", image);
+	if (!S_ISDIR(st.st_mode)) { /* IMAGE/pod.img named directly */
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = 0;
+		else
+			snprintf(dir, sizeof(dir), ".");
+	}
+	snprintf(path, sizeof(path), "%s/pod.img", dir);
+	if (access(path, F_OK) < 0) {
+		zap_err("%s is not a zap image: %s is missing", image, path);
+		return ZAP_EXIT_BAD_IMAGE;
+	}
+	struct zap_img pod_img, proc_img;
+	if (zap_img_open(&pod_img, path, alloc, NULL, err, sizeof(err)) < 0 ||
+	    pod_img.hdr.kind != ZAP_IMG_KIND_POD) {
+		zap_err("%s", pod_img.hdr.kind == ZAP_IMG_KIND_PROC ? "pod.img holds a process, not a pod" : err);
+		free_img(&pod_img);
+		return ZAP_EXIT_BAD_IMAGE;
+	}
+	if (pod_img.nmembers != 1) {
+		zap_err("%s holds %u processes; restarting several processes at once is not supported yet",
+			image, pod_img.nmembers);
+		free_img(&pod_img);
+		return ZAP_EXIT_FAIL;
+	}
+	char file[PATH_MAX + 64], pod[64];
+	snprintf(file, sizeof(file), "%s/%s", dir, pod_img.members[0].file);
+	snprintf(pod, sizeof(pod), "%s", pod_arg ? pod_arg : pod_img.pod->name);
+	int sig = (int)pod_img.pod->signal;
+	free_img(&pod_img);
+	if (zap_img_open(&proc_img, file, alloc, NULL, err, sizeof(err)) < 0) {
+		zap_err("%s", err);
+		free_img(&proc_img);
+		return ZAP_EXIT_BAD_IMAGE;
+	}
+	free_img(&proc_img);
+	if (!pod[0])
+		snprintf(pod, sizeof(pod), "restored-%d", (int)getpid());
+	if (zap_pod_create(pod, NULL) < 0)
+		return ZAP_EXIT_FAIL;
+	zap_pod_set_signal(pod, sig ? sig : ZAP_DEFAULT_SIGNAL);
+	char restorer[PATH_MAX];
+	if (zap_find_restorer(restorer, sizeof(restorer)) < 0)
+		return ZAP_EXIT_FAIL;
+
+	int status[2];
+	if (pipe2(status, O_CLOEXEC) < 0) {
+		zap_err("pipe: %s", strerror(errno));
+		return ZAP_EXIT_FAIL;
+	}
+	pid_t child = fork();
+	if (child < 0) {
+		zap_err("fork: %s", strerror(errno));
+		return ZAP_EXIT_FAIL;
+	}
+	if (child == 0) {
+		close(status[0]);
+		int fd = fcntl(status[1], F_DUPFD, 3); /* without CLOEXEC, for the restorer */
+		char fdbuf[16], sigbuf[16];
+		snprintf(fdbuf, sizeof(fdbuf), "%d", fd);
+		snprintf(sigbuf, sizeof(sigbuf), "%d", sig);
+		setenv(ZAP_ENV_HOME, zap_home(), 1);
+		setenv(ZAP_ENV_POD, pod, 1);
+		setenv(ZAP_ENV_SIGNAL, sigbuf, 1);
+		char *args[12];
+		int k = 0;
+		args[k++] = restorer;
+		args[k++] = "--status-fd";
+		args[k++] = fdbuf;
+		args[k++] = "--home";
+		args[k++] = (char *)zap_home();
+		args[k++] = "--pod";
+		args[k++] = pod;
+		if (inherit)
+			args[k++] = "--inherit-stdio";
+		args[k++] = file;
+		args[k] = NULL;
+		execv(restorer, args);
+		dprintf(fd, "cannot run %s: %s\n", restorer, strerror(errno));
+		_exit(ZAP_EXIT_FAIL);
+	}
+	close(status[1]);
+	char msg[2048];
+	size_t got = 0;
+	for (;;) {
+		ssize_t n = read(status[0], msg + got, sizeof(msg) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(msg) - 1)
+			break;
+	}
+	close(status[0]);
+	msg[got] = 0;
+	if (got) {
+		while (got && msg[got - 1] == '\n')
+			msg[--got] = 0;
+		zap_err("%s", msg);
+		int st_child;
+		waitpid(child, &st_child, 0);
+		int code = WIFEXITED(st_child) ? WEXITSTATUS(st_child) : ZAP_EXIT_FAIL;
+		return code ? code : ZAP_EXIT_FAIL;
+	}
+	zap_pod_set_pid(pod, child);
+	return zap_pod_wait(pod, child, 0);
+}

@@ -1,0 +1,131 @@
+/* zap run: start a program in a new pod, under the preload. */
+#include "util.h"
+#include "zap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int run_exec(int argc, char **argv);
+
+const struct zap_cmd zap_cmd_run = {
+	.name = "run",
+	.args = "[--pod NAME] [--signal SIG] [--interval SECS] -- PROG [ARGS...]",
+	.summary = "run a program under zap, so that it can be checkpointed",
+	.help = "Runs PROG in the foreground in a new pod and exits with its status.  Every\n"
+		"process it starts joins the pod.  Checkpoint it with 'zap checkpoint NAME'\n"
+		"or by sending it the checkpoint signal.\n\n"
+		"Options:\n"
+		"  --pod NAME        name the pod (default: PROG-PID)\n"
+		"  --signal SIG      checkpoint signal (default SIGUSR2); the program never sees it\n"
+		"  --interval SECS   take a checkpoint every SECS seconds\n\n"
+		"Exit status: the program's own; 128+N if signal N killed it; 3 if\n"
+		"'zap checkpoint --kill' stopped it; 127 if it could not be started;\n"
+		"1 or 2 for zap's own errors (see docs/exit-codes.md).\n",
+	.exec = run_exec,
+};
+
+static int run_exec(int argc, char **argv)
+{
+	const char *pod_arg = NULL;
+	int sig = ZAP_DEFAULT_SIGNAL;
+	double interval = 0;
+	int i = 1;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (a[0] != '-')
+			break;
+		if (i + 1 >= argc)
+			return zap_usage(&zap_cmd_run);
+		if (!strcmp(a, "--pod")) {
+			pod_arg = argv[++i];
+		} else if (!strcmp(a, "--signal")) {
+			sig = zap_signal_parse(argv[++i]);
+			if (!sig || sig == 9 || sig == 19) {
+				zap_err("'%s' is not a signal zap can use", argv[i]);
+				return ZAP_EXIT_USAGE;
+			}
+		} else if (!strcmp(a, "--interval")) {
+			char *end;
+			interval = strtod(argv[++i], &end);
+			if (*end || interval <= 0) {
+				zap_err("--interval takes a number of seconds, not '%s'", argv[i]);
+				return ZAP_EXIT_USAGE;
+			}
+		} else {
+			zap_err("unknown option '%s'", a);
+			return zap_usage(&zap_cmd_run);
+		}
+	}
+	if (i >= argc)
+		return zap_usage(&zap_cmd_run);
+	char **prog = argv + i;
+
+	char preload[PATH_MAX];
+	if (zap_find_preload(preload, sizeof(preload)) < 0)
+		return ZAP_EXIT_FAIL;
+	char pod[64];
+	if (pod_arg) {
+		snprintf(pod, sizeof(pod), "%s", pod_arg);
+	} else {
+		const char *base = strrchr(prog[0], '/') ? strrchr(prog[0], '/') + 1 : prog[0];
+		snprintf(pod, sizeof(pod), "%.40s-%d", base, (int)getpid());
+		for (char *p = pod; *p; p++)
+			if (!zap_pod_name_ok((char[]){*p, 0}))
+				*p = '_';
+	}
+	if (zap_pod_create(pod, prog) < 0)
+		return ZAP_EXIT_FAIL;
+	zap_pod_set_signal(pod, sig);
+
+	int errpipe[2];
+	if (pipe2(errpipe, O_CLOEXEC) < 0) {
+		zap_err("pipe: %s", strerror(errno));
+		return ZAP_EXIT_FAIL;
+	}
+	pid_t child = fork();
+	if (child < 0) {
+		zap_err("fork: %s", strerror(errno));
+		return ZAP_EXIT_FAIL;
+	}
+	if (child == 0) {
+		close(errpipe[0]);
+		const char *old = getenv("LD_PRELOAD");
+		char env[PATH_MAX * 2], sigbuf[16];
+		if (old && *old)
+			snprintf(env, sizeof(env), "%s:%s", preload, old);
+		else
+			snprintf(env, sizeof(env), "%s", preload);
+		snprintf(sigbuf, sizeof(sigbuf), "%d", sig);
+		setenv("LD_PRELOAD", env, 1);
+		setenv(ZAP_ENV_HOME, zap_home(), 1);
+		setenv(ZAP_ENV_POD, pod, 1);
+		setenv(ZAP_ENV_SIGNAL, sigbuf, 1);
+		execvp(prog[0], prog);
+		int e = errno;
+		if (write(errpipe[1], &e, sizeof(e)) < 0)
+			_exit(ZAP_EXIT_NOT_RUN);
+		_exit(ZAP_EXIT_NOT_RUN);
+	}
+	close(errpipe[1]);
+	int e = 0;
+	if (read(errpipe[0], &e, sizeof(e)) == (ssize_t)sizeof(e)) {
+		close(errpipe[0]);
+		zap_err("cannot run %s: %s", prog[0], strerror(e));
+		zap_pod_wait(pod, child, 0);
+		return ZAP_EXIT_NOT_RUN;
+	}
+	close(errpipe[0]);
+	zap_pod_set_pid(pod, child);
+	if (isatty(2))
+		fprintf(stderr, "zap: pod %s, pid %d\n", pod, (int)child);
+	return zap_pod_wait(pod, child, interval);
+}

@@ -1,0 +1,481 @@
+/* Pod state on disk, shared by the subcommands:
+ *
+ *   $ZAP_HOME/pods/<name>/pid       main process, decimal
+ *   $ZAP_HOME/pods/<name>/cmd       command line
+ *   $ZAP_HOME/pods/<name>/members/  one file per member pid (the preload)
+ *   $ZAP_HOME/pods/<name>/request   next checkpoint's orders (zap checkpoint)
+ *   $ZAP_HOME/pods/<name>/result    last checkpoint's outcome (the preload)
+ *   $ZAP_HOME/pods/<name>/image/    the default image directory
+ */
+#include "zap.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+const char *zap_home(void)
+{
+	static char home[PATH_MAX];
+	if (home[0])
+		return home;
+	const char *h = getenv(ZAP_ENV_HOME);
+	if (h && *h) {
+		if (h[0] == '/') {
+			snprintf(home, sizeof(home), "%s", h);
+		} else {
+			char cwd[PATH_MAX];
+			snprintf(home, sizeof(home), "%s/%s", getcwd(cwd, sizeof(cwd)) ? cwd : ".", h);
+		}
+	} else {
+		snprintf(home, sizeof(home), "%s/.zap", getenv("HOME") ? getenv("HOME") : "/tmp");
+	}
+	char pods[PATH_MAX + 8];
+	snprintf(pods, sizeof(pods), "%s/pods", home);
+	if (mkdir_p(pods, 0755) < 0)
+		zap_err("cannot create %s: %s", pods, strerror(errno));
+	return home;
+}
+
+int zap_pod_dir(const char *pod, char *buf, size_t n)
+{
+	return snprintf(buf, n, "%s/pods/%s", zap_home(), pod) < (int)n ? 0 : -1;
+}
+
+int zap_pod_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (!n || n > 48 || name[0] == '.')
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '_' || *p == '.'))
+			return 0;
+	return 1;
+}
+
+static int read_small(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t got = fread(buf, 1, n - 1, f);
+	buf[got] = 0;
+	fclose(f);
+	return (int)got;
+}
+
+static int write_small(const char *path, const char *data)
+{
+	char tmp[PATH_MAX + 16];
+	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return -1;
+	fputs(data, f);
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* A pid is the pod's while it lives and still carries the pod in its
+ * environment (pids are reused). */
+static int pid_in_pod(pid_t pid, const char *pod)
+{
+	if (pid <= 0 || kill(pid, 0) < 0)
+		return 0;
+	char path[64], env[65536];
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1; /* not ours to read: trust the pid file */
+	ssize_t n = read(fd, env, sizeof(env) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	env[n] = 0;
+	char want[128];
+	snprintf(want, sizeof(want), ZAP_ENV_POD "=%s", pod);
+	for (char *p = env; p < env + n; p += strlen(p) + 1)
+		if (!strcmp(p, want))
+			return 1;
+	/* a restored process has the environment of its checkpoint: its own
+	 * pod name may differ if restarted with --pod, so accept a members file */
+	char member[PATH_MAX];
+	snprintf(member, sizeof(member), "%s/pods/%s/%s/%d", zap_home(), pod, ZAP_POD_MEMBERS, (int)pid);
+	return access(member, F_OK) == 0;
+}
+
+pid_t zap_pod_pid(const char *pod)
+{
+	char path[PATH_MAX], buf[32];
+	if (zap_pod_dir(pod, path, sizeof(path)) < 0)
+		return 0;
+	strncat(path, "/" ZAP_POD_PID, sizeof(path) - strlen(path) - 1);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	pid_t pid = (pid_t)atoi(buf);
+	return pid_in_pod(pid, pod) ? pid : 0;
+}
+
+int zap_pod_signal(const char *pod)
+{
+	char path[PATH_MAX], buf[32];
+	zap_pod_dir(pod, path, sizeof(path));
+	strncat(path, "/" ZAP_POD_SIGNAL, sizeof(path) - strlen(path) - 1);
+	int sig = read_small(path, buf, sizeof(buf)) > 0 ? atoi(buf) : 0;
+	return sig > 0 && sig <= 64 ? sig : ZAP_DEFAULT_SIGNAL;
+}
+
+int zap_pod_set_signal(const char *pod, int sig)
+{
+	char path[PATH_MAX], buf[32];
+	zap_pod_dir(pod, path, sizeof(path));
+	strncat(path, "/" ZAP_POD_SIGNAL, sizeof(path) - strlen(path) - 1);
+	snprintf(buf, sizeof(buf), "%d\n", sig);
+	return write_small(path, buf);
+}
+
+int zap_pod_set_pid(const char *pod, pid_t pid)
+{
+	char path[PATH_MAX], buf[32];
+	zap_pod_dir(pod, path, sizeof(path));
+	strncat(path, "/" ZAP_POD_PID, sizeof(path) - strlen(path) - 1);
+	snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+	return write_small(path, buf);
+}
+
+int zap_pod_create(const char *pod, char *const argv[])
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64];
+	if (!zap_pod_name_ok(pod)) {
+		zap_err("bad pod name '%s': use letters, digits, '-', '_' and '.', at most 48", pod);
+		return -1;
+	}
+	pid_t running = zap_pod_pid(pod);
+	if (running) {
+		zap_err("pod '%s' is running already (pid %d)", pod, (int)running);
+		return -1;
+	}
+	zap_pod_dir(pod, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, ZAP_POD_MEMBERS);
+	if (mkdir_p(path, 0755) < 0) {
+		zap_err("cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* members of an earlier life of this pod are gone */
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			char m[PATH_MAX + 400];
+			snprintf(m, sizeof(m), "%s/%s", path, e->d_name);
+			unlink(m);
+		}
+	if (d)
+		closedir(d);
+	char cmd[4096] = "";
+	for (size_t i = 0; argv && argv[i]; i++) {
+		if (i)
+			strncat(cmd, " ", sizeof(cmd) - strlen(cmd) - 1);
+		strncat(cmd, argv[i], sizeof(cmd) - strlen(cmd) - 1);
+	}
+	strncat(cmd, "\n", sizeof(cmd) - strlen(cmd) - 1);
+	snprintf(path, sizeof(path), "%s/%s", dir, ZAP_POD_CMD);
+	if (argv)
+		write_small(path, cmd);
+	snprintf(path, sizeof(path), "%s/%s", dir, ZAP_POD_PID);
+	unlink(path);
+	return 0;
+}
+
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+int zap_pod_resolve(const char *what, char *pod, size_t n, pid_t *pid)
+{
+	if (!all_digits(what)) {
+		if (!zap_pod_name_ok(what)) {
+			zap_err("'%s' is neither a pod name nor a pid", what);
+			return -1;
+		}
+		snprintf(pod, n, "%s", what);
+		*pid = zap_pod_pid(pod);
+		if (!*pid) {
+			char dir[PATH_MAX];
+			zap_pod_dir(pod, dir, sizeof(dir));
+			if (access(dir, F_OK) == 0)
+				zap_err("pod '%s' is not running", pod);
+			else
+				zap_err("no pod named '%s' (see 'zap ps')", pod);
+			return -1;
+		}
+		return 0;
+	}
+	pid_t want = (pid_t)atoi(what);
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/pods", zap_home());
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char member[PATH_MAX + 600];
+		snprintf(member, sizeof(member), "%s/%s/%s/%d", dir, e->d_name, ZAP_POD_MEMBERS, (int)want);
+		if (access(member, F_OK) == 0 && pid_in_pod(want, e->d_name)) {
+			snprintf(pod, n, "%s", e->d_name);
+			*pid = want;
+			closedir(d);
+			return 0;
+		}
+	}
+	if (d)
+		closedir(d);
+	if (kill(want, 0) < 0)
+		zap_err("no process %d", (int)want);
+	else
+		zap_err("process %d is not running under zap (see 'zap ps')", (int)want);
+	return -1;
+}
+
+static int find_next_to_self(const char *rel, const char *env, char *buf, size_t n)
+{
+	const char *e = getenv(env);
+	if (e && *e) {
+		snprintf(buf, n, "%s", e);
+		return access(buf, R_OK) == 0 ? 0 : -1;
+	}
+	char self[PATH_MAX];
+	ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (k < 0)
+		return -1;
+	self[k] = 0;
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = 0;
+	snprintf(buf, n, "%s/%s", self, rel);
+	char real[PATH_MAX];
+	if (!realpath(buf, real))
+		return -1;
+	snprintf(buf, n, "%s", real);
+	return 0;
+}
+
+int zap_find_preload(char *buf, size_t n)
+{
+	if (find_next_to_self("../lib/zap/libzappre.so", ZAP_ENV_PRELOAD, buf, n) < 0) {
+		zap_err("cannot find libzappre.so next to zap (../lib/zap/); set " ZAP_ENV_PRELOAD);
+		return -1;
+	}
+	return 0;
+}
+
+int zap_find_restorer(char *buf, size_t n)
+{
+	if (find_next_to_self("zap-restart", ZAP_ENV_RESTORER, buf, n) < 0) {
+		zap_err("cannot find zap-restart next to zap; set " ZAP_ENV_RESTORER);
+		return -1;
+	}
+	return 0;
+}
+
+int zap_result_read(const char *pod, struct zap_result *res)
+{
+	char path[PATH_MAX], buf[4096];
+	memset(res, 0, sizeof(*res));
+	zap_pod_dir(pod, path, sizeof(path));
+	strncat(path, "/" ZAP_POD_RESULT, sizeof(path) - strlen(path) - 1);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		char *v = strchr(line, '=');
+		if (!v)
+			continue;
+		*v++ = 0;
+		if (!strcmp(line, "id"))
+			res->id = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "status"))
+			res->ok = !strcmp(v, "ok");
+		else if (!strcmp(line, "kill"))
+			res->kill = atoi(v);
+		else if (!strcmp(line, "pid"))
+			res->pid = atoi(v);
+		else if (!strcmp(line, "image"))
+			snprintf(res->image, sizeof(res->image), "%s", v);
+		else if (!strcmp(line, "error"))
+			snprintf(res->error, sizeof(res->error), "%s", v);
+		else if (!strcmp(line, "bytes"))
+			res->bytes = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "pages"))
+			res->pages = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "write_usec"))
+			res->write_usec = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "stop_usec"))
+			res->stop_usec = strtoull(v, NULL, 10);
+	}
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_after, double timeout_s,
+		       struct zap_result *res)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32], req[PATH_MAX + 128];
+	zap_pod_dir(pod, dir, sizeof(dir));
+	/* one checkpoint of a pod at a time */
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	double deadline = now_s() + timeout_s;
+	while (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0) {
+		if (now_s() > deadline) {
+			zap_err("another checkpoint of pod '%s' is still running", pod);
+			close(lock);
+			return -1;
+		}
+		usleep(10000);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t id = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	snprintf(req, sizeof(req), "id=%llu\nkill=%d\nout=%s\n", (unsigned long long)id, kill_after,
+		 out ? out : "");
+	snprintf(path, sizeof(path), "%s/%s", dir, ZAP_POD_REQUEST);
+	int rc = -1;
+	if (write_small(path, req) < 0) {
+		zap_err("cannot write %s: %s", path, strerror(errno));
+		goto out;
+	}
+	int sig = zap_pod_signal(pod);
+	if (kill(pid, sig) < 0) {
+		zap_err("cannot signal process %d: %s", (int)pid, strerror(errno));
+		unlink(path);
+		goto out;
+	}
+	double sleep_us = 200;
+	for (;;) {
+		if (zap_result_read(pod, res) == 0 && res->id == id)
+			break;
+		if (kill(pid, 0) < 0 && !(zap_result_read(pod, res) == 0 && res->id == id)) {
+			zap_err("process %d ended before it finished the checkpoint", (int)pid);
+			unlink(path);
+			goto out;
+		}
+		if (now_s() > deadline) {
+			zap_err("no answer from process %d within %.0f s (is it stopped, or not under zap?)",
+				(int)pid, timeout_s);
+			unlink(path);
+			goto out;
+		}
+		usleep((useconds_t)sleep_us);
+		if (sleep_us < 20000)
+			sleep_us *= 1.5;
+	}
+	if (!res->ok) {
+		zap_err("checkpoint of pod '%s' failed: %s", pod, res->error);
+		goto out;
+	}
+	if (kill_after) { /* it kills itself after writing; wait for that, bounded */
+		while (kill(pid, 0) == 0 && now_s() < deadline) {
+			int st;
+			if (waitpid(pid, &st, WNOHANG) == pid)
+				break;
+			usleep(2000);
+		}
+	}
+	rc = 0;
+out:
+	if (lock >= 0)
+		close(lock);
+	return rc;
+}
+
+static volatile sig_atomic_t forward_sig;
+static void on_forward(int sig) { forward_sig = sig; }
+
+int zap_pod_wait(const char *pod, pid_t child, double interval_s)
+{
+	/* ^C reaches the program through the terminal; TERM and HUP we pass on */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_forward;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	double next = interval_s > 0 ? now_s() + interval_s : 0;
+	int st;
+	for (;;) {
+		pid_t w = waitpid(child, &st, interval_s > 0 ? WNOHANG : 0);
+		if (w == child)
+			break;
+		if (w < 0 && errno != EINTR) {
+			zap_err("lost track of process %d: %s", (int)child, strerror(errno));
+			return ZAP_EXIT_FAIL;
+		}
+		if (forward_sig) {
+			kill(child, forward_sig);
+			forward_sig = 0;
+		}
+		if (interval_s > 0) {
+			if (now_s() >= next) {
+				struct zap_result res;
+				if (zap_checkpoint_pod(pod, child, NULL, 0, 600, &res) == 0)
+					fprintf(stderr, "zap: checkpoint of %s written to %s\n", pod, res.image);
+				next = now_s() + interval_s;
+			}
+			usleep(20000);
+		}
+	}
+	char path[PATH_MAX];
+	zap_pod_dir(pod, path, sizeof(path));
+	strncat(path, "/" ZAP_POD_PID, sizeof(path) - strlen(path) - 1);
+	unlink(path);
+	struct zap_result res;
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && zap_result_read(pod, &res) == 0 && res.kill &&
+	    res.pid == child) {
+		fprintf(stderr, "zap: %s was checkpointed to %s and stopped\n", pod, res.image);
+		return ZAP_EXIT_CHECKPOINTED;
+	}
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}

@@ -1,0 +1,182 @@
+/* zap-restart: the static restorer.
+ *
+ *   zap-restart [--status-fd N] [--inherit-stdio] [--home DIR] [--pod NAME] FILE
+ *
+ * `zap restart` runs this in the child that becomes the restored process.
+ * It is linked with musl at ZAP_ARENA_START, far from where programs live,
+ * and keeps everything it maps inside the arena, so it never collides with
+ * the image whatever addresses ASLR gave it: its stack and vDSO, which the
+ * kernel puts at random places, are moved into the arena before the old
+ * address space is torn down.
+ *
+ * Until the commit point everything that can fail is checked and any
+ * failure is reported on the status fd, with nothing changed.  After it the
+ * restorer uses raw system calls only, and ends by resuming every thread of
+ * the image inside its checkpoint handler. */
+#include "dump.h"
+#include "image.h"
+#include "restore.h"
+#include "sys.h"
+#include "thread.h"
+#include "util.h"
+#include "zap/common.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define ARENA_HEAP (ZAP_ARENA_START + 0x100000000ull)
+#define ARENA_HEAP_SIZE (1ull << 32)
+#define ARENA_STACK (ZAP_ARENA_START + 0x4000000000ull)
+#define ARENA_STACK_SIZE (8ull << 20)
+
+static struct zap_scratch heap;
+static int exit_code = ZAP_EXIT_FAIL;
+static char home_arg[256], pod_arg[64];
+
+static __attribute__((noreturn)) void die(struct zap_restore *r, int code)
+{
+	(void)r;
+	z_exit_group(code);
+}
+
+static void *heap_alloc(void *ctx, size_t n)
+{
+	(void)ctx;
+	return zap_scratch_alloc(&heap, n);
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: zap-restart [--status-fd N] [--inherit-stdio] [--home DIR] [--pod NAME] FILE\n"
+			"The static restorer behind `zap restart`; see zap-restart(1) in docs/.\n");
+	return ZAP_EXIT_USAGE;
+}
+
+/* Moves our own fds above every fd of the image, and closes everything
+ * else but stdio, so that the image's fds land on free numbers. */
+static int clear_fds(struct zap_restore *r)
+{
+	int top = 2;
+	for (uint32_t i = 0; i < r->img->nfds; i++)
+		if (r->img->fds[i].fd > top)
+			top = r->img->fds[i].fd;
+	long img = zsys3(SYS_fcntl, r->img_fd, F_DUPFD_CLOEXEC, top + 1);
+	long st = r->status_fd >= 0 ? zsys3(SYS_fcntl, r->status_fd, F_DUPFD_CLOEXEC, img + 1) : -1;
+	if (img < 0 || (r->status_fd >= 0 && st < 0))
+		return zap_restore_error(r, "cannot move the restorer's own fds above %d", top);
+	((struct zap_img *)r->img)->fd = (int)img;
+	r->img_fd = (int)img;
+	r->status_fd = (int)st;
+	int low = (int)img;
+	zsys3(SYS_close_range, 3, low - 1, 0);
+	zsys3(SYS_close_range, (st >= 0 ? st : img) + 1, ~0u, 0);
+	return 0;
+}
+
+static void fill_restore_info(struct zap_restore *r)
+{
+	const struct zap_img_proc *p = r->img->proc;
+	uint64_t at = p->restore_info;
+	/* only inside a writable region of the image */
+	int ok = 0;
+	for (uint32_t i = 0; i < r->img->nregions; i++) {
+		const struct zap_img_region *reg = &r->img->regions[i];
+		if (at >= reg->start && at + sizeof(struct zap_restore_info) <= reg->end &&
+		    (reg->prot & PROT_WRITE))
+			ok = 1;
+	}
+	if (!ok)
+		return;
+	struct zap_restore_info *ri = (struct zap_restore_info *)at;
+	ri->arena_start = ZAP_ARENA_START;
+	ri->arena_end = ZAP_ARENA_END;
+	ri->old_pid = p->pid;
+	ri->new_pid = (int32_t)z_getpid();
+	ri->nthreads = p->nthreads;
+	zap_fmt(ri->zap_home, sizeof(ri->zap_home), "%s", home_arg);
+	zap_fmt(ri->pod, sizeof(ri->pod), "%s", pod_arg);
+	ri->magic = ZAP_RESTORE_MAGIC;
+}
+
+/* Past the point of no return: on the arena stack, raw system calls. */
+static long commit(void *arg)
+{
+	struct zap_restore *r = arg;
+	if (zap_mem_park_vdso(r) < 0 || zap_mem_unmap_all(r) < 0)
+		die(r, ZAP_EXIT_FAIL);
+	if (zap_mem_restore_regions(r) < 0) {
+		die(r, exit_code);
+	}
+	if (zap_mem_place_vdso(r) < 0 || zap_proc_restore(r) < 0)
+		die(r, ZAP_EXIT_FAIL);
+	fill_restore_info(r);
+	z_close(r->img_fd);
+	zap_thread_resume_all(r);
+}
+
+int main(int argc, char **argv)
+{
+	static struct zap_restore r;
+	static struct zap_img img;
+	const char *file = NULL;
+	r.status_fd = -1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--status-fd") && i + 1 < argc)
+			r.status_fd = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--inherit-stdio"))
+			r.inherit_stdio = 1;
+		else if (!strcmp(argv[i], "--home") && i + 1 < argc)
+			snprintf(home_arg, sizeof(home_arg), "%s", argv[++i]);
+		else if (!strcmp(argv[i], "--pod") && i + 1 < argc)
+			snprintf(pod_arg, sizeof(pod_arg), "%s", argv[++i]);
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return usage(), 0;
+		else if (argv[i][0] == '-' || file)
+			return usage();
+		else
+			file = argv[i];
+	}
+	if (!file)
+		return usage();
+	uint64_t all = ~0ull;
+	zsys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
+
+	if (zap_scratch_init(&heap, ARENA_HEAP, ARENA_HEAP_SIZE) < 0) {
+		zap_restore_error(&r, "cannot map the restorer's heap at %lx", (unsigned long)ARENA_HEAP);
+		return ZAP_EXIT_FAIL;
+	}
+	char err[512];
+	if (zap_img_open(&img, file, heap_alloc, NULL, err, sizeof(err)) < 0 ||
+	    img.hdr.kind != ZAP_IMG_KIND_PROC) {
+		zap_restore_error(&r, "%s", img.hdr.kind == ZAP_IMG_KIND_POD ? "expected a process file" : err);
+		return ZAP_EXIT_BAD_IMAGE;
+	}
+	r.img = &img;
+	r.img_fd = img.fd;
+	if (zap_mem_check_arena(&r) < 0)
+		return ZAP_EXIT_BAD_IMAGE;
+	if (zap_mem_check_files(&r) < 0 || zap_fd_check(&r) < 0)
+		return ZAP_EXIT_CHANGED;
+	const char *cwd = zap_img_str(&img, img.proc->cwd_str);
+	struct zap_kstat st;
+	if (zap_stat(cwd, &st) < 0) {
+		zap_restore_error(&r, "the program's working directory %s is gone", cwd);
+		return ZAP_EXIT_CHANGED;
+	}
+	if (clear_fds(&r) < 0 || zap_fd_restore(&r) < 0)
+		return ZAP_EXIT_FAIL;
+
+	long stack = z_mmap(ARENA_STACK, ARENA_STACK_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (stack < 0 && stack > -4096) {
+		zap_restore_error(&r, "cannot map the restorer's stack");
+		return ZAP_EXIT_FAIL;
+	}
+	zap_call_on_stack(commit, &r, (char *)stack + ARENA_STACK_SIZE);
+	return ZAP_EXIT_FAIL; /* not reached */
+}

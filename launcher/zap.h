@@ -1,0 +1,66 @@
+/* The `zap` command: one file per subcommand (cmd-*.c), one table (zap.c),
+ * and the pod state helpers they share (pod.c). */
+#ifndef ZAP_LAUNCHER_H
+#define ZAP_LAUNCHER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "zap/common.h"
+
+struct zap_cmd {
+	const char *name;
+	const char *args;     /* synopsis after the name */
+	const char *summary;  /* one line */
+	const char *help;     /* the rest of --help */
+	int (*exec)(int argc, char **argv);
+};
+
+extern const struct zap_cmd zap_cmd_run, zap_cmd_checkpoint, zap_cmd_restart, zap_cmd_inspect,
+	zap_cmd_ps;
+
+/* Errors: "zap CMD: message" on stderr. */
+extern const char *zap_cmd_name;
+void zap_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints usage for cmd and returns ZAP_EXIT_USAGE. */
+int zap_usage(const struct zap_cmd *cmd);
+/* --help / -h anywhere before "--": prints the full help, returns 1. */
+int zap_wants_help(const struct zap_cmd *cmd, int argc, char **argv);
+
+/* ---- pods (pod.c) ---- */
+const char *zap_home(void);                  /* $ZAP_HOME or ~/.zap, created */
+int zap_pod_dir(const char *pod, char *buf, size_t n);
+int zap_pod_name_ok(const char *name);
+/* Creates the pod's state directory; fails if a live pod has the name. */
+int zap_pod_create(const char *pod, char *const argv[]);
+pid_t zap_pod_pid(const char *pod);          /* main pid if alive, else 0 */
+int zap_pod_set_pid(const char *pod, pid_t pid);
+int zap_pod_signal(const char *pod);         /* the pod's checkpoint signal */
+int zap_pod_set_signal(const char *pod, int sig);
+/* NAME or PID -> pod name; 0 or -1 (message printed). */
+int zap_pod_resolve(const char *what, char *pod, size_t n, pid_t *pid);
+/* Paths of our other pieces: next to the zap binary, or the env overrides. */
+int zap_find_preload(char *buf, size_t n);
+int zap_find_restorer(char *buf, size_t n);
+
+/* The last checkpoint result of a pod ($pod/result). */
+struct zap_result {
+	uint64_t id;
+	int ok, kill;
+	pid_t pid;
+	char image[1024];
+	char error[512];
+	uint64_t bytes, pages, write_usec, stop_usec;
+};
+int zap_result_read(const char *pod, struct zap_result *res);
+
+/* Asks the pod's process to checkpoint and waits (bounded) for its answer. */
+int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill, double timeout_s,
+		       struct zap_result *res);
+
+/* Waits for the pod's main process (our child) and turns its end into our
+ * exit status: its own, 128+N for signal N, or ZAP_EXIT_CHECKPOINTED when a
+ * checkpoint --kill stopped it. */
+int zap_pod_wait(const char *pod, pid_t child, double interval_s);
+
+#endif

@@ -1,0 +1,354 @@
+/* The checkpoint trigger: a stop-the-world barrier inside the signal
+ * handler.
+ *
+ * The first thread to take the checkpoint signal becomes the leader: it
+ * sends the signal to every other thread, waits until each has recorded its
+ * state and parked, writes the image on a stack of its own, then releases
+ * them (or kills the process, for `checkpoint --kill`).  Each thread saves a
+ * resume point with zap_ctx_save() before parking; the restorer resumes
+ * every thread there, and the same barrier then runs once more so that the
+ * leader can tidy up (unmap the restorer) before anyone returns to the
+ * program.  Only raw system calls here: the signal may have interrupted libc
+ * anywhere. */
+#include "dump.h"
+#include "imgdir.h"
+#include "preload.h"
+#include "sys.h"
+#include "util.h"
+#include "zap/common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+
+struct zap_restore_info zap_restore_info;
+
+#define MAX_THREADS ZAP_RESTORE_MAX_THREADS
+#define STOP_TIMEOUT_NS (10ull * 1000000000ull)
+#define LEADER_STACK (1u << 20)
+
+static struct {
+	int busy;
+	int arrived;  /* followers parked at checkpoint time */
+	int restored; /* followers back after a restore */
+	int release;  /* futex word: bumped to let followers go */
+	uint32_t nslots;
+	struct zap_img_thread slot[MAX_THREADS];
+	int signaled[MAX_THREADS];
+	uint32_t nsignaled;
+} ck;
+
+struct request {
+	uint64_t id;
+	int kill;
+	char out[1024];
+};
+
+static int load(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+
+static void futex_wait_ms(int *word, int val, long ms)
+{
+	struct z_timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	zsys4(SYS_futex, word, Z_FUTEX_WAIT | Z_FUTEX_PRIVATE, val, &ts);
+}
+
+static void futex_wake_all(int *word)
+{
+	zsys3(SYS_futex, word, Z_FUTEX_WAKE | Z_FUTEX_PRIVATE, 0x7fffffff);
+}
+
+/* ---- the request from `zap checkpoint`, and our answer ---- */
+
+static void read_request(struct request *rq)
+{
+	char path[768], buf[2048];
+	memset(rq, 0, sizeof(*rq));
+	zap_fmt(path, sizeof(path), "%s/%s", zap_self.pod_dir, ZAP_POD_REQUEST);
+	if (zap_read_file(path, buf, sizeof(buf)) > 0) {
+		zsys3(SYS_unlinkat, ZAT_FDCWD, path, 0);
+		for (char *p = buf; p && *p;) {
+			char *nl = strchr(p, '\n');
+			if (nl)
+				*nl = 0;
+			const char *v = p;
+			if (zap_startswith(p, "id=")) {
+				v += 3;
+				rq->id = zap_parse_dec(&v);
+			} else if (zap_startswith(p, "kill=")) {
+				rq->kill = p[5] == '1';
+			} else if (zap_startswith(p, "out=")) {
+				zap_fmt(rq->out, sizeof(rq->out), "%s", p + 4);
+			}
+			p = nl ? nl + 1 : NULL;
+		}
+	}
+	if (!rq->out[0])
+		zap_fmt(rq->out, sizeof(rq->out), "%s/%s", zap_self.pod_dir, ZAP_POD_IMAGE);
+}
+
+static void write_result(const struct request *rq, int ok, const char *err,
+			 const struct zap_dump_stats *st, uint64_t stop_usec)
+{
+	char path[768], buf[2048];
+	zap_fmt(path, sizeof(path), "%s/%s", zap_self.pod_dir, ZAP_POD_RESULT);
+	size_t n = zap_fmt(buf, sizeof(buf),
+			   "id=%lu\nstatus=%s\npid=%d\nimage=%s\nkill=%d\nerror=%s\nbytes=%lu\npages=%lu\n"
+			   "regions=%lu\nwrite_usec=%lu\nstop_usec=%lu\ngeneration=%lu\n",
+			   (unsigned long)rq->id, ok ? "ok" : "error", (int)z_getpid(), rq->out,
+			   rq->kill && ok, ok ? "" : err, (unsigned long)st->bytes_written,
+			   (unsigned long)st->pages_stored, (unsigned long)st->regions,
+			   (unsigned long)st->usec, (unsigned long)stop_usec,
+			   (unsigned long)zap_self.generation);
+	zap_write_file_atomic(path, buf, n);
+}
+
+/* ---- stopping every thread ---- */
+
+static int was_signaled(int tid)
+{
+	for (uint32_t i = 0; i < ck.nsignaled; i++)
+		if (ck.signaled[i] == tid)
+			return 1;
+	return 0;
+}
+
+/* Signals every thread not yet signaled; returns how many were new. */
+static int signal_new_threads(int pid, int me)
+{
+	struct zk_dirent {
+		uint64_t ino;
+		int64_t off;
+		unsigned short reclen;
+		unsigned char type;
+		char name[];
+	};
+	char buf[4096];
+	long dfd = z_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dfd < 0)
+		return -1;
+	int fresh = 0;
+	for (;;) {
+		long n = zsys3(SYS_getdents64, dfd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (long at = 0; at < n;) {
+			struct zk_dirent *e = (struct zk_dirent *)(buf + at);
+			at += e->reclen;
+			const char *p = e->name;
+			if (*p < '0' || *p > '9')
+				continue;
+			int tid = (int)zap_parse_dec(&p);
+			if (tid == me || was_signaled(tid) || ck.nsignaled >= MAX_THREADS)
+				continue;
+			if (z_tgkill(pid, tid, zap_self.sig) == 0) {
+				ck.signaled[ck.nsignaled++] = tid;
+				fresh++;
+			}
+		}
+	}
+	z_close((int)dfd);
+	return fresh;
+}
+
+/* Threads that exited after we signaled them never arrive. */
+static int still_alive(int pid)
+{
+	int alive = 0;
+	for (uint32_t i = 0; i < ck.nsignaled; i++)
+		if (z_tgkill(pid, ck.signaled[i], 0) == 0)
+			alive++;
+	return alive;
+}
+
+static int stop_all_threads(char *err, size_t errlen)
+{
+	int pid = (int)z_getpid(), me = (int)z_gettid();
+	uint64_t deadline = z_now_ns(1) + STOP_TIMEOUT_NS;
+	for (;;) {
+		if (signal_new_threads(pid, me) < 0) {
+			zap_fmt(err, errlen, "cannot list /proc/self/task");
+			return -1;
+		}
+		for (;;) {
+			int got = load(&ck.arrived);
+			if ((uint32_t)got >= ck.nsignaled || got >= still_alive(pid))
+				break;
+			if (z_now_ns(1) > deadline) {
+				zap_fmt(err, errlen,
+					"%d of %u threads did not stop within 10 s (the checkpoint signal blocked by a raw system call, or a thread stuck in the kernel)",
+					(int)ck.nsignaled - got, ck.nsignaled + 1);
+				return -1;
+			}
+			futex_wait_ms(&ck.arrived, got, 1);
+		}
+		/* a thread created meanwhile is signaled on the next pass */
+		if (signal_new_threads(pid, me) == 0)
+			return 0;
+	}
+}
+
+static void release_followers(void)
+{
+	__atomic_add_fetch(&ck.release, 1, __ATOMIC_RELEASE);
+	futex_wake_all(&ck.release);
+}
+
+/* ---- followers ---- */
+
+static void follower(void *uc)
+{
+	uint32_t i = __atomic_fetch_add(&ck.nslots, 1, __ATOMIC_ACQ_REL);
+	if (i >= MAX_THREADS)
+		return; /* the leader reports "too many threads" */
+	struct zap_img_thread *t = &ck.slot[i];
+	zap_thread_capture(t, &zap_self.layout);
+	t->ucontext = (uint64_t)uc;
+	int gen = load(&ck.release);
+	if (zap_ctx_save(&t->ctx) == 0) {
+		__atomic_add_fetch(&ck.arrived, 1, __ATOMIC_RELEASE);
+		futex_wake_all(&ck.arrived);
+	} else {
+		/* restored: the leader waits for us before it unmaps the restorer */
+		gen = load(&ck.release);
+		__atomic_add_fetch(&ck.restored, 1, __ATOMIC_RELEASE);
+		futex_wake_all(&ck.restored);
+	}
+	while (load(&ck.release) == gen)
+		futex_wait_ms(&ck.release, gen, 1000);
+}
+
+/* ---- the leader ---- */
+
+struct leader_job {
+	struct request rq;
+	struct zap_dump d;
+	uint64_t stack_lo, stack_hi;
+	int ok;
+};
+
+static long write_image(void *arg)
+{
+	struct leader_job *job = arg;
+	struct zap_dump *d = &job->d;
+	char tmp[1200], path[1400];
+	int pid = (int)z_getpid();
+	long e = zap_imgdir_begin(job->rq.out, tmp, sizeof(tmp));
+	if (e < 0) {
+		zap_dump_error(d, "cannot create %s: error %ld", tmp, -e);
+		return -1;
+	}
+	zap_fmt(path, sizeof(path), "%s/%d.img", tmp, pid);
+	d->path = path;
+	d->threads = ck.slot;
+	d->nthreads = ck.nslots;
+	d->restore_info_addr = (uint64_t)&zap_restore_info;
+	d->signal = (uint32_t)zap_self.sig;
+	d->exclude[0][0] = job->stack_lo;
+	d->exclude[0][1] = job->stack_hi;
+	d->nexclude = 1;
+	if (zap_dump_process(d) < 0) {
+		zap_imgdir_remove(tmp);
+		return -1;
+	}
+	struct zap_img_pod pod;
+	struct zap_img_member m;
+	memset(&pod, 0, sizeof(pod));
+	memset(&m, 0, sizeof(m));
+	zap_fmt(pod.name, sizeof(pod.name), "%s", zap_self.pod);
+	pod.nmembers = 1;
+	pod.signal = (uint32_t)zap_self.sig;
+	pod.generation = zap_self.generation;
+	m.pid = pid;
+	m.ppid = (int32_t)zsys0(SYS_getppid);
+	zap_fmt(m.file, sizeof(m.file), "%d.img", pid);
+	if ((e = zap_imgdir_write_pod(tmp, &pod, &m)) < 0 || (e = zap_imgdir_commit(tmp, job->rq.out)) < 0) {
+		zap_dump_error(d, "cannot put the image in place at %s: error %ld", job->rq.out, -e);
+		zap_imgdir_remove(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* After a restore: the restorer's memory goes, and the process learns its
+ * new identity. */
+static void after_restore(void)
+{
+	struct zap_restore_info *ri = &zap_restore_info;
+	if (ri->magic != ZAP_RESTORE_MAGIC)
+		return;
+	uint64_t deadline = z_now_ns(1) + STOP_TIMEOUT_NS;
+	while ((uint32_t)load(&ck.restored) + 1 < ck.nslots && z_now_ns(1) < deadline)
+		futex_wait_ms(&ck.restored, load(&ck.restored), 1);
+	z_munmap(ri->arena_start, ri->arena_end - ri->arena_start);
+	if (ri->zap_home[0])
+		zap_fmt(zap_self.home, sizeof(zap_self.home), "%s", ri->zap_home);
+	if (ri->pod[0])
+		zap_fmt(zap_self.pod, sizeof(zap_self.pod), "%s", ri->pod);
+	zap_fmt(zap_self.pod_dir, sizeof(zap_self.pod_dir), "%s/pods/%s", zap_self.home, zap_self.pod);
+	ri->magic = 0;
+	zap_pod_register_member();
+}
+
+static void leader(void *uc)
+{
+	uint64_t t0 = z_now_ns(1);
+	ck.nslots = 1;
+	ck.nsignaled = 0;
+	__atomic_store_n(&ck.arrived, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&ck.restored, 0, __ATOMIC_RELEASE);
+	struct zap_img_thread *me = &ck.slot[0];
+	zap_thread_capture(me, &zap_self.layout);
+	me->flags |= ZAP_THREAD_LEADER;
+	me->ucontext = (uint64_t)uc;
+
+	/* the job and its stack live outside the image */
+	long stack = z_mmap(0, LEADER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (stack < 0 && stack > -4096)
+		return; /* no memory: no checkpoint, and the program goes on */
+	struct leader_job *job = (struct leader_job *)stack;
+	memset(job, 0, sizeof(*job));
+	job->stack_lo = (uint64_t)stack;
+	job->stack_hi = (uint64_t)stack + LEADER_STACK;
+	read_request(&job->rq);
+
+	char err[512];
+	int stopped = stop_all_threads(err, sizeof(err)) == 0;
+	uint64_t stop_usec = (z_now_ns(1) - t0) / 1000;
+	if (stopped && ck.nslots > MAX_THREADS) {
+		zap_fmt(err, sizeof(err), "more than %d threads", MAX_THREADS);
+		stopped = 0;
+	}
+	if (!stopped) {
+		write_result(&job->rq, 0, err, &job->d.stats, stop_usec);
+	} else {
+		zap_self.generation++;
+		if (zap_ctx_save(&me->ctx) != 0) {
+			/* restored: the job memory is gone with the old process */
+			after_restore();
+			release_followers();
+			return;
+		}
+		long r = zap_call_on_stack(write_image, job, (void *)job->stack_hi);
+		write_result(&job->rq, r == 0, job->d.err, &job->d.stats, stop_usec);
+		if (r == 0 && job->rq.kill)
+			zsys2(SYS_kill, z_getpid(), 9);
+	}
+	z_munmap((uint64_t)stack, LEADER_STACK);
+	release_followers();
+}
+
+void zap_checkpoint_handler(int sig, siginfo_t *info, void *uc)
+{
+	(void)sig;
+	(void)info;
+	int saved_errno = errno;
+	int expected = 0;
+	if (__atomic_compare_exchange_n(&ck.busy, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		leader(uc);
+		__atomic_store_n(&ck.busy, 0, __ATOMIC_RELEASE);
+	} else {
+		follower(uc);
+	}
+	errno = saved_errno;
+}

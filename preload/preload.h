@@ -1,0 +1,65 @@
+/* libzappre.so internals.  Everything is hidden (-fvisibility=hidden) but
+ * the wrappers marked ZAP_EXPORT; tests/check-exports.sh keeps it so. */
+#ifndef ZAP_PRELOAD_H
+#define ZAP_PRELOAD_H
+
+#include <signal.h>
+#include <spawn.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "thread.h"
+#include "zap/image.h"
+
+#define ZAP_EXPORT __attribute__((visibility("default")))
+
+/* The real libc functions we wrap, found once at load time. */
+struct zap_real {
+	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+	int (*sigprocmask)(int, const sigset_t *, sigset_t *);
+	int (*pthread_sigmask)(int, const sigset_t *, sigset_t *);
+	int (*sigsuspend)(const sigset_t *);
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*execveat)(int, const char *, char *const[], char *const[], int);
+	int (*fexecve)(int, char *const[], char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
+	int (*posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+			   const posix_spawnattr_t *, char *const[], char *const[]);
+	int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+			    const posix_spawnattr_t *, char *const[], char *const[]);
+	__sighandler_t (*signal)(int, __sighandler_t);
+	__sighandler_t (*sysv_signal)(int, __sighandler_t);
+	__sighandler_t (*bsd_signal)(int, __sighandler_t);
+	__sighandler_t (*sigset)(int, __sighandler_t);
+	int (*sighold)(int);
+	int (*sigrelse)(int);
+	int (*sigignore)(int);
+};
+extern struct zap_real zap_real;
+
+/* What the preload knows about itself and its pod, fixed at load time so
+ * that nothing the program does to its environment changes it. */
+struct zap_self {
+	int ready;               /* 0 until the constructor finished */
+	int sig;                 /* the checkpoint signal */
+	char home[512];          /* $ZAP_HOME, absolute */
+	char pod[64];            /* pod name; "" when run outside `zap run` */
+	char pod_dir[640];       /* $ZAP_HOME/pods/<pod> */
+	char lib_path[512];      /* this library, for LD_PRELOAD after exec */
+	struct zap_thread_layout layout;
+	uint64_t generation;     /* checkpoints taken of this process so far */
+};
+extern struct zap_self zap_self;
+
+/* The restorer writes here inside a restored process. */
+extern struct zap_restore_info zap_restore_info;
+
+void zap_real_init(void);
+void zap_signal_install(void);
+void zap_checkpoint_handler(int sig, siginfo_t *info, void *uc);
+void zap_pod_register_member(void);
+
+/* The program's view of the checkpoint signal (signal.c). */
+int zap_signal_virtual_action(const struct sigaction *act, struct sigaction *old);
+
+#endif

@@ -1,0 +1,40 @@
+/* The real libc functions, found once at load time.  A wrapper that could
+ * not find its real function would loop into itself, so a missing one is
+ * left NULL and its wrapper fails with ENOSYS instead. */
+#include "preload.h"
+
+#include <dlfcn.h>
+
+struct zap_real zap_real;
+
+static void *find(const char *name)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+	Dl_info self, got;
+	/* never resolve back to ourselves */
+	if (p && dladdr((void *)zap_real_init, &self) && dladdr(p, &got) &&
+	    self.dli_fbase == got.dli_fbase)
+		return NULL;
+	return p;
+}
+
+void zap_real_init(void)
+{
+	zap_real.sigaction = find("sigaction");
+	zap_real.sigprocmask = find("sigprocmask");
+	zap_real.pthread_sigmask = find("pthread_sigmask");
+	zap_real.sigsuspend = find("sigsuspend");
+	zap_real.execve = find("execve");
+	zap_real.execveat = find("execveat");
+	zap_real.fexecve = find("fexecve");
+	zap_real.execvpe = find("execvpe");
+	zap_real.posix_spawn = find("posix_spawn");
+	zap_real.posix_spawnp = find("posix_spawnp");
+	zap_real.signal = find("signal");
+	zap_real.sysv_signal = find("sysv_signal");
+	zap_real.bsd_signal = find("bsd_signal");
+	zap_real.sigset = find("sigset");
+	zap_real.sighold = find("sighold");
+	zap_real.sigrelse = find("sigrelse");
+	zap_real.sigignore = find("sigignore");
+}
