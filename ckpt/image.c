@@ -75,7 +75,7 @@ void zap_imgw_declare(struct zap_imgw *w, uint32_t type, uint64_t off, uint64_t 
 		w->off = off + len;
 }
 
-static uint32_t header_sum(const struct zap_img_header *h, const struct zap_img_section *t,
+uint32_t zap_img_header_sum(const struct zap_img_header *h, const struct zap_img_section *t,
 			   uint32_t n)
 {
 	struct zap_img_header copy = *h;
@@ -100,7 +100,7 @@ long zap_imgw_finish(struct zap_imgw *w, uint64_t created_ns)
 	h->file_size = w->off;
 	h->created_ns = created_ns;
 	memcpy(page + sizeof(*h), w->sect, w->nsect * sizeof(w->sect[0]));
-	h->header_sum = header_sum(h, w->sect, w->nsect);
+	h->header_sum = zap_img_header_sum(h, w->sect, w->nsect);
 	/* the file must reach file_size even when it ends in a hole */
 	long r = zsys2(SYS_ftruncate, w->fd, w->off);
 	if (r < 0)
@@ -273,7 +273,7 @@ int zap_img_open(struct zap_img *img, const char *path, zap_alloc_fn alloc, void
 	if (h->nsect > ZAP_SECT_MAX || h->sect_off != sizeof(*h) || got < (ssize_t)sizeof(page))
 		return FAIL(NULL, "corrupt header (section table)");
 	const struct zap_img_section *table = (const void *)(page + h->sect_off);
-	if (header_sum(h, table, h->nsect) != h->header_sum)
+	if (zap_img_header_sum(h, table, h->nsect) != h->header_sum)
 		return FAIL(NULL, "header checksum mismatch (corrupt header)");
 	for (uint32_t i = 0; i < h->nsect; i++) {
 		const struct zap_img_section *s = &table[i];

@@ -69,5 +69,8 @@ int zap_img_check_run(const struct zap_img *img, const struct zap_img_run *run, 
 		      size_t errlen);
 
 const char *zap_sect_name(uint32_t type);
+/* The header checksum: of the header (with header_sum 0) and the table. */
+uint32_t zap_img_header_sum(const struct zap_img_header *h, const struct zap_img_section *t,
+			    uint32_t n);
 
 #endif

@@ -616,10 +616,12 @@ static int fill_runs(struct zap_restore *r, const struct zap_img_region *reg)
 		if (e < 0)
 			return zap_restore_error(r, "%s: cannot read the pages at %lx (error %ld)",
 						 img->path, (unsigned long)run->addr, -e);
-		if (zap_sum_pages((const void *)run->addr, len, run->addr) != run->sum)
+		if (zap_sum_pages((const void *)run->addr, len, run->addr) != run->sum) {
+			r->exit_code = 4; /* ZAP_EXIT_BAD_IMAGE */
 			return zap_restore_error(r, "%s: section PAGES: checksum mismatch in the pages at %lx (%lu pages)",
 						 img->path, (unsigned long)run->addr,
 						 (unsigned long)run->npages);
+		}
 	}
 	return 0;
 }

@@ -20,6 +20,7 @@ struct zap_restore {
 	int img_fd;
 	int status_fd;            /* messages for `zap restart`; -1 once resumed */
 	int inherit_stdio;        /* bind 0-2 to ours whatever the image says */
+	int exit_code;            /* what a failure found so far should exit with */
 	char err[512];
 	/* the restorer's vDSO block, moved out of the way */
 	uint64_t vdso_tmp, vdso_len;

@@ -35,7 +35,6 @@
 #define ARENA_STACK_SIZE (8ull << 20)
 
 static struct zap_scratch heap;
-static int exit_code = ZAP_EXIT_FAIL;
 static char home_arg[256], pod_arg[64];
 
 static __attribute__((noreturn)) void die(struct zap_restore *r, int code)
@@ -109,9 +108,8 @@ static long commit(void *arg)
 	struct zap_restore *r = arg;
 	if (zap_mem_park_vdso(r) < 0 || zap_mem_unmap_all(r) < 0)
 		die(r, ZAP_EXIT_FAIL);
-	if (zap_mem_restore_regions(r) < 0) {
-		die(r, exit_code);
-	}
+	if (zap_mem_restore_regions(r) < 0)
+		die(r, r->exit_code ? r->exit_code : ZAP_EXIT_FAIL);
 	if (zap_mem_place_vdso(r) < 0 || zap_proc_restore(r) < 0)
 		die(r, ZAP_EXIT_FAIL);
 	fill_restore_info(r);
@@ -150,6 +148,10 @@ int main(int argc, char **argv)
 		zap_restore_error(&r, "cannot map the restorer's heap at %lx", (unsigned long)ARENA_HEAP);
 		return ZAP_EXIT_FAIL;
 	}
+	/* argv lives on the stack we unmap at the commit point: keep a copy */
+	static char file_copy[4096];
+	snprintf(file_copy, sizeof(file_copy), "%s", file);
+	file = file_copy;
 	char err[512];
 	if (zap_img_open(&img, file, heap_alloc, NULL, err, sizeof(err)) < 0 ||
 	    img.hdr.kind != ZAP_IMG_KIND_PROC) {

@@ -76,7 +76,6 @@ int main(int argc, char **argv)
 			return 0;
 		return cmd_table[i]->exec(argc - 1, argv + 1);
 	}
-	fprintf(stderr, "zap: unknown command '%s'\n", argv[1]);
-	usage_all(stderr);
+	fprintf(stderr, "zap: unknown command '%s'\nTry 'zap --help'.\n", argv[1]);
 	return ZAP_EXIT_USAGE;
 }

@@ -1,0 +1,97 @@
+# Shared helpers for the integration tests.  Each test script sources this,
+# runs in its own scratch directory with its own ZAP_HOME, bounds every wait,
+# and exits 0 (pass), 1 (fail) or 77 (skip).  Processes it started are
+# killed on exit, whatever happened.
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+B=${B:-$TOP/build}
+ZAP=$B/bin/zap
+EX=$B/examples
+PROGS=$B/tests/progs
+T=$(mktemp -d /tmp/zap-test.XXXXXX)
+export ZAP_HOME=$T/home
+mkdir -p "$ZAP_HOME"
+cd "$T"
+
+cleanup() {
+	# every process that still carries our ZAP_HOME in its environment
+	for p in $(grep -l "ZAP_HOME=$ZAP_HOME" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do
+		[ "$p" != $$ ] && kill -9 "$p" 2>/dev/null
+	done
+	jobs -p | xargs -r kill -9 2>/dev/null
+	wait 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$T"/*.err; do [ -s "$f" ] && { echo "--- $f" >&2; tail -5 "$f" >&2; }; done
+	exit 1
+}
+skip() { echo "SKIP: $*" >&2; exit 77; }
+note() { echo "  $*" >&2; }
+
+# wait_for COND_CMD SECONDS: polls every 20 ms
+wait_for() {
+	local cond=$1 secs=$2 i=0 n
+	n=$((secs * 50))
+	while ! eval "$cond" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -ge $n ] && return 1
+		sleep 0.02
+	done
+}
+
+# lines FILE: number of lines now
+lines() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
+
+# start_pod NAME OUT -- CMD...: `zap run` in the background, stdout to OUT
+# through a pipe (so that stdout is inherited on restart, not reopened)
+start_pod() {
+	local name=$1 out=$2
+	shift 3
+	( "$ZAP" run --pod "$name" -- "$@" | cat > "$out" ) 2> "$T/$name.run.err" &
+	wait_for "[ -s $ZAP_HOME/pods/$name/pid ]" 10 || fail "pod $name did not start"
+}
+
+# restart_bg IMAGE OUT [ARGS]: `zap restart` in the background
+restart_bg() {
+	local img=$1 out=$2
+	shift 2
+	( set -o pipefail; timeout 120 "$ZAP" restart "$@" "$img" | cat > "$out" ) 2> "$out.err" &
+}
+
+# checkpoint_kill NAME: checkpoint --kill and wait for `zap run` to end
+checkpoint_kill() {
+	timeout 120 "$ZAP" checkpoint --kill "$1" > "$T/$1.ck.out" 2> "$T/$1.ck.err" ||
+		fail "checkpoint --kill $1 failed: $(cat "$T/$1.ck.err")"
+}
+
+# same FILE_A FILE_B: byte-identical or fail with a diff excerpt
+same() {
+	cmp -s "$1" "$2" || { diff "$1" "$2" | head -10 >&2; fail "$1 differs from $2"; }
+}
+
+# roundtrip NAME WAIT_COND -- CMD...: runs CMD plain (the reference) and
+# under zap at once; when WAIT_COND holds (it may look at $T/NAME.1), checkpoints
+# with --kill, restarts, and checks that the two outputs joined equal the
+# reference byte for byte.
+roundtrip() {
+	local name=$1 cond=$2
+	shift 3
+	( "$@" > "$T/$name.ref" 2> /dev/null ) &
+	local refpid=$!
+	start_pod "$name" "$T/$name.1" -- "$@"
+	wait_for "$cond" 60 || fail "$name: never reached: $cond"
+	checkpoint_kill "$name"
+	wait_for "! [ -s $ZAP_HOME/pods/$name/pid ]" 20 || fail "$name: zap run did not end"
+	grep -q "checkpointed to" "$T/$name.run.err" || fail "$name: zap run did not report the checkpoint"
+	restart_bg "$ZAP_HOME/pods/$name/image" "$T/$name.2"
+	local rpid=$!
+	wait $rpid || fail "$name: restart exited $?: $(cat "$T/$name.2.err")"
+	wait $refpid
+	cat "$T/$name.1" "$T/$name.2" > "$T/$name.joined"
+	same "$T/$name.joined" "$T/$name.ref"
+	note "$name: $(lines "$T/$name.1") lines before, $(lines "$T/$name.2") after the restart"
+}
