@@ -86,7 +86,7 @@ $(B)/examples/%: examples/%.c
 
 .PHONY: all deps deps-check clean install test demo bench asan
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-asan
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/zap

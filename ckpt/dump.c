@@ -66,7 +66,7 @@ static int dump_write(struct zap_dump *d)
 	uint64_t cursor = ZAP_IMG_PAGE;
 	if (zap_mem_write_pages(d, &cursor) < 0)
 		return -1;
-	zap_imgw_declare(&w, ZAP_SECT_PAGES, ZAP_IMG_PAGE, cursor - ZAP_IMG_PAGE);
+	zap_imgw_declare(&w, ZAP_SECT_PAGES, ZAP_IMG_PAGE, cursor - ZAP_IMG_PAGE); /* table empty yet */
 	uint64_t fdata = cursor;
 	if (zap_fd_write_data(d, &cursor) < 0)
 		return -1;

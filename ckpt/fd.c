@@ -1,7 +1,7 @@
 /* File descriptors: regular files (path, flags, offset), directories,
  * devices, deleted-but-open files (their bytes go into the image), and
- * stdio, which a restart binds to the restarting command's own stdio when
- * it was a terminal, pipe or socket.  Descriptors that share one open file
+ * stdio, which a restart binds to the restarting command's own stdio unless
+ * it was a regular file (then it is reopened at its offset, like any file).  Descriptors that share one open file
  * description (dup) are found with kcmp and shared again on restore.
  * Pipes, sockets, epoll and friends come with the pod and network work; for
  * now they come back as /dev/null (docs/limitations.md). */
@@ -86,8 +86,7 @@ static int classify_fd(struct zap_dump *d, int fd, struct zap_img_fd *f)
 	f->mtime_nsec = (int64_t)st.mtime_nsec;
 	read_fdinfo(fd, f);
 	uint32_t type = st.mode & S_IFMT;
-	int is_tty = zap_startswith(target, "/dev/pts/") || zap_startswith(target, "/dev/tty");
-	if (fd <= 2 && (type == S_IFIFO || type == S_IFSOCK || is_tty)) {
+	if (fd <= 2 && type != S_IFREG) { /* terminal, pipe, socket, /dev/null */
 		f->kind = ZAP_FD_INHERIT;
 		return 0;
 	}
@@ -101,7 +100,7 @@ static int classify_fd(struct zap_dump *d, int fd, struct zap_img_fd *f)
 	} else if (type == S_IFDIR) {
 		f->kind = ZAP_FD_DIR;
 	} else if (type == S_IFCHR && target[0] == '/') {
-		f->kind = is_tty && fd <= 2 ? ZAP_FD_INHERIT : ZAP_FD_CHR;
+		f->kind = ZAP_FD_CHR;
 	} else {
 		f->kind = ZAP_FD_CLOSED_ON_RESTORE; /* pipe, socket, anon inode … */
 	}
@@ -166,19 +165,26 @@ int zap_fd_write_data(struct zap_dump *d, uint64_t *cursor)
 			continue;
 		f->data_off = *cursor;
 		uint64_t sum = 0;
+		/* whole 64 KiB pieces, as the restore side sums them */
 		for (uint64_t done = 0; done < f->data_len;) {
 			size_t want = f->data_len - done < sizeof(buf) ? f->data_len - done : sizeof(buf);
-			long r = z_pread(f->fd, buf, want, done);
-			if (r == -4)
-				continue;
-			if (r <= 0) { /* shrank under us: keep what we read */
-				f->data_len = done;
-				break;
+			size_t got = 0;
+			while (got < want) {
+				long r = z_pread(f->fd, buf + got, want - got, done + got);
+				if (r == -4)
+					continue;
+				if (r <= 0)
+					break;
+				got += (size_t)r;
 			}
-			sum = zap_sum64(buf, (size_t)r, sum);
-			if (z_pwrite_all(d->img_fd, buf, (size_t)r, *cursor + done) < 0)
+			if (got < want) /* it shrank under us: keep what we read */
+				f->data_len = done + got;
+			sum = zap_sum64(buf, got, sum);
+			if (z_pwrite_all(d->img_fd, buf, got, *cursor + done) < 0)
 				return zap_dump_error(d, "cannot write the bytes of deleted file fd %d", f->fd);
-			done += (uint64_t)r;
+			done += got;
+			if (got < want)
+				break;
 		}
 		f->data_sum = sum;
 		*cursor += ZAP_PAGE_UP(f->data_len);

@@ -64,15 +64,16 @@ long zap_imgw_section(struct zap_imgw *w, uint32_t type, uint32_t count, const v
 	return 0;
 }
 
-void zap_imgw_declare(struct zap_imgw *w, uint32_t type, uint64_t off, uint64_t len)
+long zap_imgw_declare(struct zap_imgw *w, uint32_t type, uint64_t off, uint64_t len)
 {
 	if (w->nsect >= ZAP_SECT_MAX)
-		return;
+		return -22; /* EINVAL */
 	struct zap_img_section *s = imgw_add(w, type);
 	s->off = off;
 	s->len = len;
 	if (off + len > w->off)
 		w->off = off + len;
+	return 0;
 }
 
 uint32_t zap_img_header_sum(const struct zap_img_header *h, const struct zap_img_section *t,
@@ -194,6 +195,8 @@ static int check_proc(struct zap_img *img, const char *path, char *err, size_t e
 			     img->proc->nthreads);
 	if (!str_ok(img, img->proc->cwd_str) || !str_ok(img, img->proc->exe_str))
 		return FAIL("PROC", "string offset out of range");
+	if (!memchr(img->proc->comm, 0, sizeof(img->proc->comm)))
+		return FAIL("PROC", "command name not terminated");
 	if (img->proc->auxv_words > ZAP_AUXV_WORDS)
 		return FAIL("PROC", "auxv too long");
 	int mains = 0;
@@ -205,8 +208,15 @@ static int check_proc(struct zap_img *img, const char *path, char *err, size_t e
 	const struct zap_img_section *fdata = &img->sect[ZAP_SECT_FILEDATA];
 	for (uint32_t i = 0; i < img->nfds; i++) {
 		const struct zap_img_fd *f = &img->fds[i];
-		if (f->fd < 0 || !str_ok(img, f->path_str))
+		if (f->fd < 0 || !str_ok(img, f->path_str) || f->kind < ZAP_FD_INHERIT ||
+		    f->kind > ZAP_FD_CLOSED_ON_RESTORE)
 			return FAIL2("FDS", "record %lu is malformed (fd %ld)", i, f->fd);
+		/* a dup names an earlier fd; records are sorted by fd */
+		if (f->dup_of >= 0 && (i == 0 || f->dup_of >= f->fd))
+			return FAIL2("FDS", "fd %lu claims to share fd %lu, which does not come first", f->fd,
+				     f->dup_of);
+		if (i && f->fd <= img->fds[i - 1].fd)
+			return FAIL2("FDS", "fd %lu is out of order", f->fd, 0);
 		if (f->kind == ZAP_FD_DELETED &&
 		    (f->data_off < fdata->off || f->data_off > fdata->off + fdata->len ||
 		     f->data_len > fdata->off + fdata->len - f->data_off))
@@ -295,12 +305,12 @@ int zap_img_open(struct zap_img *img, const char *path, zap_alloc_fn alloc, void
 		void *buf = alloc(ctx, s->len + 1);
 		if (!buf)
 			return FAIL2(name, "out of memory loading %lu bytes", s->len, 0);
+		img->data[s->type] = buf; /* the caller frees it, whatever happens next */
 		if (s->len && z_pread_all(fd, buf, s->len, s->off) < 0)
 			return FAIL(name, "read error");
 		((char *)buf)[s->len] = 0;
 		if (zap_sum64(buf, s->len, s->type) != s->sum)
 			return FAIL(name, "checksum mismatch (the image is corrupt)");
-		img->data[s->type] = buf;
 	}
 	if (h->kind == ZAP_IMG_KIND_PROC)
 		return check_proc(img, path, err, errlen);

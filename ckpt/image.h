@@ -30,7 +30,7 @@ long zap_imgw_section(struct zap_imgw *w, uint32_t type, uint32_t count, const v
 		      uint64_t len);
 /* Declares a byte range already written at [off, off+len) as a section
  * (PAGES, FILEDATA); sum 0 means "checksummed inside". */
-void zap_imgw_declare(struct zap_imgw *w, uint32_t type, uint64_t off, uint64_t len);
+long zap_imgw_declare(struct zap_imgw *w, uint32_t type, uint64_t off, uint64_t len);
 /* Writes the header and section table.  0 or -errno. */
 long zap_imgw_finish(struct zap_imgw *w, uint64_t created_ns);
 
@@ -58,7 +58,8 @@ struct zap_img {
 
 /* Opens and validates path.  On failure returns -1 and writes into err a
  * message that names the file and the section ("IMAGE: section REGIONS:
- * checksum mismatch"); the caller adds nothing. */
+ * checksum mismatch"); the caller adds nothing.  Either way the caller
+ * frees the loaded sections (data[]) and calls zap_img_close. */
 int zap_img_open(struct zap_img *img, const char *path, zap_alloc_fn alloc, void *ctx, char *err,
 		 size_t errlen);
 void zap_img_close(struct zap_img *img);

@@ -56,11 +56,13 @@ long zap_imgdir_write_pod(const char *tmp, const struct zap_img_pod *pod,
 {
 	char path[4096];
 	zap_fmt(path, sizeof(path), "%s/pod.img", tmp);
+	char buf[sizeof(*pod) + 64 * sizeof(*members)];
+	uint32_t n = pod->nmembers;
+	if (n == 0 || n > 64)
+		return -7; /* E2BIG: a pod file holds at most 64 members for now */
 	long fd = z_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return fd;
-	char buf[sizeof(*pod) + 64 * sizeof(*members)];
-	uint32_t n = pod->nmembers > 64 ? 64 : pod->nmembers;
 	memcpy(buf, pod, sizeof(*pod));
 	memcpy(buf + sizeof(*pod), members, n * sizeof(*members));
 	struct zap_imgw w;

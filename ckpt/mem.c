@@ -604,25 +604,54 @@ static int open_region_file(struct zap_restore *r, const struct zap_img_region *
 	return (int)fd;
 }
 
-static int fill_runs(struct zap_restore *r, const struct zap_img_region *reg)
+/* Reads one run into place and checks it.  A piece at a time, so that the
+ * checksum reads what pread just wrote while it is still in cache. */
+static int fill_run(struct zap_restore *r, const struct zap_img_run *run)
 {
+	enum { CHUNK = 2 << 20 };
 	const struct zap_img *img = r->img;
-	for (uint32_t k = 0; k < reg->nruns; k++) {
-		const struct zap_img_run *run = &img->runs[reg->first_run + k];
-		uint64_t len = run->npages * ZAP_PAGE;
-		/* fault the pages in the kernel, all at once, before copying */
-		zsys3(SYS_madvise, run->addr, len, MADV_POPULATE_WRITE);
-		long e = z_pread_all(r->img_fd, (void *)run->addr, len, run->data_off);
+	uint64_t len = run->npages * ZAP_PAGE, sum = run->addr;
+	/* fault the pages in the kernel, all at once, before copying */
+	zsys3(SYS_madvise, run->addr, len, MADV_POPULATE_WRITE);
+	for (uint64_t done = 0; done < len; done += CHUNK) {
+		uint64_t n = len - done < CHUNK ? len - done : CHUNK;
+		char *dst = (char *)(run->addr + done);
+		long e = z_pread_all(r->img_fd, dst, n, run->data_off + done);
 		if (e < 0)
 			return zap_restore_error(r, "%s: cannot read the pages at %lx (error %ld)",
 						 img->path, (unsigned long)run->addr, -e);
-		if (zap_sum_pages((const void *)run->addr, len, run->addr) != run->sum) {
-			r->exit_code = 4; /* ZAP_EXIT_BAD_IMAGE */
-			return zap_restore_error(r, "%s: section PAGES: checksum mismatch in the pages at %lx (%lu pages)",
-						 img->path, (unsigned long)run->addr,
-						 (unsigned long)run->npages);
-		}
+		sum = zap_sum_pages(dst, n, sum);
 	}
+	if (sum != run->sum) {
+		r->exit_code = 4; /* ZAP_EXIT_BAD_IMAGE */
+		return zap_restore_error(r, "%s: section PAGES: checksum mismatch in the pages at %lx (%lu pages)",
+					 img->path, (unsigned long)run->addr, (unsigned long)run->npages);
+	}
+	return 0;
+}
+
+/* Large, densely stored anonymous regions are filled through huge pages:
+ * on this kind of host every 4 KiB page costs a shadow page-table fill the
+ * first time user code touches it, a 2 MiB page costs one
+ * (docs/design-notes.md, "restore speed").  The region keeps MADV_HUGEPAGE. */
+static int wants_hugepages(const struct zap_img *img, const struct zap_img_region *reg)
+{
+	if ((reg->flags & (ZAP_REG_FILE | ZAP_REG_SHARED | ZAP_REG_NOHUGEPAGE)) ||
+	    reg->end - reg->start < (8u << 20))
+		return 0;
+	uint64_t stored = 0;
+	for (uint32_t k = 0; k < reg->nruns; k++)
+		stored += img->runs[reg->first_run + k].npages * ZAP_PAGE;
+	return stored >= (8u << 20) && stored * 2 >= reg->end - reg->start;
+}
+
+static int fill_runs(struct zap_restore *r, const struct zap_img_region *reg)
+{
+	if (wants_hugepages(r->img, reg))
+		zsys3(SYS_madvise, reg->start, reg->end - reg->start, MADV_HUGEPAGE);
+	for (uint32_t k = 0; k < reg->nruns; k++)
+		if (fill_run(r, &r->img->runs[reg->first_run + k]) < 0)
+			return -1;
 	return 0;
 }
 

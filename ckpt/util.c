@@ -149,8 +149,9 @@ size_t zap_vfmt(char *buf, size_t n, const char *fmt, va_list ap)
 			break;
 		case 'd': {
 			long long v = longs ? va_arg(ap, long) : va_arg(ap, int);
-			at = put_num(buf, n, at, v < 0 ? (unsigned long long)-v : (unsigned long long)v, 10,
-				     v < 0);
+			/* negate as unsigned: -LLONG_MIN does not fit a long long */
+			unsigned long long mag = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+			at = put_num(buf, n, at, mag, 10, v < 0);
 			break;
 		}
 		case 'u':
@@ -191,7 +192,7 @@ int zap_lines_open(struct zap_lines *l, const char *path)
 		return (int)fd;
 	l->fd = (int)fd;
 	l->start = l->end = 0;
-	l->eof = 0;
+	l->eof = l->discard = 0;
 	return 0;
 }
 
@@ -200,30 +201,35 @@ char *zap_lines_next(struct zap_lines *l)
 	for (;;) {
 		char *nl = memchr(l->buf + l->start, '\n', l->end - l->start);
 		if (nl) {
-			char *line = l->buf + l->start;
-			*nl = 0;
+			size_t at = l->start;
 			l->start = (size_t)(nl - l->buf) + 1;
-			return line;
+			if (l->discard) { /* the tail of a line we cut */
+				l->discard = 0;
+				continue;
+			}
+			*nl = 0;
+			return l->buf + at;
 		}
 		if (l->eof) {
-			if (l->start < l->end) { /* last line without newline */
-				char *line = l->buf + l->start;
-				if (l->end >= sizeof(l->buf))
-					l->end = sizeof(l->buf) - 1;
-				l->buf[l->end] = 0;
-				l->start = l->end;
-				return line;
-			}
-			return NULL;
+			char *line = l->buf + l->start;
+			int have = l->start < l->end && !l->discard;
+			l->buf[l->end] = 0; /* end < sizeof(buf): reads leave a byte */
+			l->start = l->end;
+			return have ? line : NULL; /* a last line without newline */
 		}
 		if (l->start > 0) {
 			memmove(l->buf, l->buf + l->start, l->end - l->start);
 			l->end -= l->start;
 			l->start = 0;
 		}
-		if (l->end == sizeof(l->buf) - 1) { /* a line longer than the buffer: cut it */
-			l->buf[l->end] = '\n';
-			l->end++;
+		if (l->end == sizeof(l->buf) - 1) {
+			/* a line longer than the buffer: hand out its start, drop the rest */
+			int first = !l->discard;
+			l->buf[l->end] = 0;
+			l->start = l->end = 0;
+			l->discard = 1;
+			if (first)
+				return l->buf;
 			continue;
 		}
 		long r = z_read(l->fd, l->buf + l->end, sizeof(l->buf) - 1 - l->end);
@@ -337,8 +343,17 @@ static const char *const sig_names[] = {
 
 const char *zap_signal_name(int sig)
 {
+	static const char *const rt[] = {"RTMIN",    "RTMIN+1",	 "RTMIN+2",  "RTMIN+3",  "RTMIN+4",
+					  "RTMIN+5",  "RTMIN+6",	 "RTMIN+7",  "RTMIN+8",  "RTMIN+9",
+					  "RTMIN+10", "RTMIN+11", "RTMIN+12", "RTMIN+13", "RTMIN+14",
+					  "RTMIN+15", "RTMIN+16", "RTMIN+17", "RTMIN+18", "RTMIN+19",
+					  "RTMIN+20", "RTMIN+21", "RTMIN+22", "RTMIN+23", "RTMIN+24",
+					  "RTMIN+25", "RTMIN+26", "RTMIN+27", "RTMIN+28", "RTMIN+29",
+					  "RTMAX"};
 	if (sig > 0 && sig < (int)(sizeof(sig_names) / sizeof(sig_names[0])))
 		return sig_names[sig];
+	if (sig >= 34 && sig <= 64)
+		return rt[sig - 34];
 	return "?";
 }
 
@@ -349,7 +364,7 @@ int zap_signal_parse(const char *s)
 	if (*s >= '0' && *s <= '9') {
 		const char *p = s;
 		uint64_t v = zap_parse_dec(&p);
-		return (*p || v < 1 || v > 64) ? 0 : (int)v;
+		return (*p || p - s > 2 || v < 1 || v > 64) ? 0 : (int)v;
 	}
 	if (zap_startswith(s, "SIG"))
 		s += 3;
@@ -359,7 +374,7 @@ int zap_signal_parse(const char *s)
 	if (zap_startswith(s, "RTMIN+")) {
 		const char *p = s + 6;
 		uint64_t v = zap_parse_dec(&p);
-		return (*p || v > 30) ? 0 : 34 + (int)v;
+		return (*p || p == s + 6 || p - s > 8 || v > 30) ? 0 : 34 + (int)v;
 	}
 	return 0;
 }

@@ -40,10 +40,12 @@ struct zap_lines {
 	char buf[65536];
 	size_t start, end;
 	int eof;
+	int discard; /* inside a line too long for buf, past its first part */
 };
 int zap_lines_open(struct zap_lines *l, const char *path);
 /* Returns the next line without its newline (NUL-terminated, valid until the
- * next call), or NULL at end of file. */
+ * next call), or NULL at end of file.  A line longer than the buffer is cut
+ * to it and the rest of that line dropped. */
 char *zap_lines_next(struct zap_lines *l);
 void zap_lines_close(struct zap_lines *l);
 

@@ -16,12 +16,12 @@
 #define ZT_NRUNS 4
 #define ZT_NFDS 4
 #define ZT_NMEMBERS 2
-#define ZT_NPAGES 6             /* pages over all runs */
-#define ZT_FILEDATA_LEN 5000    /* the deleted file's bytes */
+#define ZT_NPAGES 6	     /* pages over all runs */
+#define ZT_FILEDATA_LEN 5000 /* the deleted file's bytes */
 #define ZT_STRINGS_MAX 256
 
 /* Indexes of the records some tests single out. */
-#define ZT_FD_DELETED 2         /* fds[] entry whose bytes are in FILEDATA */
+#define ZT_FD_DELETED 2 /* fds[] entry whose bytes are in FILEDATA */
 
 struct zt_image {
 	uint32_t kind; /* enum zap_img_kind */
