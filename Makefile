@@ -13,7 +13,7 @@ CFLAGS := $(CFLAGS_COMMON) -fPIC $(EXTRA_CFLAGS)
 # The preload's checkpoint code runs in signal context on the program's
 # stack and thread pointer; the restorer runs with no libc under it.
 CKPT_CFLAGS := $(CFLAGS) -fno-stack-protector -fno-builtin-malloc -ffunction-sections -fdata-sections
-MUSL_CFLAGS := $(CFLAGS_COMMON) -fPIE -fno-stack-protector -ffreestanding -fno-builtin-malloc \
+MUSL_CFLAGS := $(CFLAGS_COMMON) -fPIE -fno-stack-protector -fno-builtin-malloc \
 	-U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=0
 MUSL_DIR := /usr/lib/x86_64-linux-musl
 RESTORER_BASE := 0x6a0000000000
@@ -61,9 +61,10 @@ $(PRELOAD): $(PRELOAD_OBJ) $(LIBCKPT) preload/exports.map
 		-Wl,--gc-sections -Wl,--no-undefined \
 		-o $@ $(PRELOAD_OBJ) $(LIBCKPT) -ldl -lpthread
 
+# libunwind: `zap inspect --stacks` unwinds the stacks stored in an image.
 $(ZAP): $(LAUNCHER_OBJ) $(LIBCKPT)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(LAUNCHER_OBJ) $(LIBCKPT) $(LDFLAGS_EXTRA)
+	$(CC) -o $@ $(LAUNCHER_OBJ) $(LIBCKPT) $(shell pkg-config --libs libunwind-generic) $(LDFLAGS_EXTRA)
 
 # The restorer: static musl, linked at a fixed address far from where
 # programs live (docs/design-notes.md, "the restorer's address").

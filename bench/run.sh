@@ -310,7 +310,7 @@ bench_base() { # size reps
 	r=$("$ZB" base "$1" "$WORK" "$2" 2>>"$LOG")
 	echo "tool=native size_mib=$1 $r" >>"$RAW"
 	[ -n "$r" ] || add native "$1" error "baseline failed"
-	for k in memcpy_us write_us read_us readwarm_us populate_us; do
+	for k in memcpy_us write_us read_us readwarm_us populate_us readthp_us; do
 		v=$(kv "$r" $k)
 		[ -n "$v" ] && add native "$1" "$k" "$v"
 	done
@@ -367,10 +367,11 @@ function range(k) { return V[k "_min"] == "" ? "-" : ms(V[k "_min"]) ".." ms(V[k
 	chk = V["checks"] == "" ? "-" : (V["checks_ok"] == V["checks"] ? "all " V["checks"] " ok" : (V["checks"] - V["checks_ok"]) "/" V["checks"] " BAD")
 	ovh = (ck == "" || V["write_us"] == "") ? "-" : ms(ck - V["write_us"])
 	rdp = (V["native_read_us"] == "" || V["native_populate_us"] == "") ? "-" : ms(V["native_read_us"] - V["native_populate_us"])
-	spread[n] = sprintf("%-6s %-8s %2s %15s %8s %7s  %2s %15s %8s %9s %7s %7s  %7s %8s %8s",
+	spread[n] = sprintf("%-6s %-8s %2s %15s %8s %7s  %2s %15s %8s %9s %7s %7s  %7s %8s %8s %8s",
 		tool, sz(s), V["ckpt_us_n"] + 0, range("ckpt_us"), ms(V["first_ckpt_us"]), ovh,
 		V["restart_us_n"] + 0, range("restart_us"), ms(V["first_restart_us"]), chk,
-		ms(V["scan_us"]), ms(V["nativescan_us"]), ms(V["native_readwarm_us"]), ms(V["native_populate_us"]), rdp)
+		ms(V["scan_us"]), ms(V["nativescan_us"]), ms(V["native_readwarm_us"]), ms(V["native_populate_us"]), rdp,
+		ms(V["native_readthp_us"]))
 }
 END {
 	print "Images go to /dev/shm (tmpfs, i.e. RAM): disk speed is NOT part of these figures.  The program keeps"
@@ -387,12 +388,13 @@ END {
 	print "Spread and breakdown (ms).  N runs after one first run, which is shown on its own (\"1st\").  overhd ="
 	print "ckpt wall - in-process write.  check: the restored program verified every word of its heap.  heap scan:"
 	print "one read pass over the heap by the program, after restart / before any checkpoint.  Native read split"
-	print "into: read into a warm buffer; MADV_POPULATE_WRITE of fresh memory; read() after that populate."
-	printf "%-6s %-8s %2s %15s %8s %7s  %2s %15s %8s %9s %7s %7s  %7s %8s %8s\n",
-		"", "", "", "checkpoint", "", "", "", "restart", "", "", "heap scan", "", "native", "native", "native"
-	printf "%-6s %-8s %2s %15s %8s %7s  %2s %15s %8s %9s %7s %7s  %7s %8s %8s\n",
+	print "into: read into a warm buffer; MADV_POPULATE_WRITE of fresh memory; read() after that populate.  read THP:"
+	print "the whole native read again, into MADV_HUGEPAGE memory (zap restores big regions through huge pages)."
+	printf "%-6s %-8s %2s %15s %8s %7s  %2s %15s %8s %9s %7s %7s  %7s %8s %8s %8s\n",
+		"", "", "", "checkpoint", "", "", "", "restart", "", "", "heap scan", "", "native", "native", "native", "native"
+	printf "%-6s %-8s %2s %15s %8s %7s  %2s %15s %8s %9s %7s %7s  %7s %8s %8s %8s\n",
 		"tool", "heap", "N", "min..max", "1st", "overhd", "N", "min..max", "1st", "check", "after", "before",
-		"rd warm", "populate", "rd after"
+		"rd warm", "populate", "rd after", "read THP"
 	for (i = 1; i <= n; i++) print spread[i]
 }' "$WORK/rows"
 	echo

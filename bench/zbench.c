@@ -42,7 +42,8 @@
  *       do to bring N bytes back into a new process); and read() into a
  *       warm, already-populated buffer (pure copy out of the page cache).
  *       One warm-up pass before the REPS is not counted.  Also prints
- *       populate_us, the MADV_POPULATE_WRITE part of read_us.
+ *       populate_us, the MADV_POPULATE_WRITE part of read_us, and
+ *       readthp_us, the same as read_us into MADV_HUGEPAGE memory.
  *
  *   zbench stat V1 V2 ...     prints "median min max" of the numbers.
  */
@@ -408,15 +409,15 @@ static int base(int argc, char **argv)
 	char *src = populated(n), *dst = populated(n);
 	for (size_t i = 0; i < n; i += 8)
 		*(uint64_t *)(src + i) = pattern(i);
-	uint64_t mc[64], wr[64], rd[64], rw[64], pp[64], t;
+	uint64_t mc[64], wr[64], rd[64], rw[64], pp[64], th[64], t;
 	/* pass -1 warms up (fresh memory is much dearer on a VM) and is dropped */
 	for (int k = -1; k < reps; k++) {
-		uint64_t *sl[] = {mc, wr, rd, rw, pp}, junk[5];
+		uint64_t *sl[] = {mc, wr, rd, rw, pp, th}, junk[6];
 		if (k < 0)
-			for (int j = 0; j < 5; j++)
+			for (int j = 0; j < 6; j++)
 				sl[j] = junk + j;
 		else
-			for (int j = 0; j < 5; j++)
+			for (int j = 0; j < 6; j++)
 				sl[j] += k;
 		t = mono();
 		memcpy(dst, src, n);
@@ -451,11 +452,27 @@ static int base(int argc, char **argv)
 		read_all(fd, dst, n);
 		close(fd);
 		*sl[3] = mono() - t;
+
+		/* the same as "read", into transparent huge pages */
+		size_t al = 2u << 20;
+		t = mono();
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		char *raw = mmap(NULL, n + al, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (fd < 0 || raw == MAP_FAILED)
+			die("read baseline (THP)");
+		char *huge = (char *)(((uintptr_t)raw + al - 1) & ~(uintptr_t)(al - 1));
+		madvise(huge, n, MADV_HUGEPAGE);
+		madvise(huge, n, MADV_POPULATE_WRITE);
+		read_all(fd, huge, n);
+		close(fd);
+		*sl[5] = mono() - t;
+		munmap(raw, n + al);
 	}
 	unlink(path);
-	printf("memcpy_us=%llu write_us=%llu read_us=%llu readwarm_us=%llu populate_us=%llu\n",
+	printf("memcpy_us=%llu write_us=%llu read_us=%llu readwarm_us=%llu populate_us=%llu readthp_us=%llu\n",
 	       (unsigned long long)median(mc, reps) / 1000, (unsigned long long)median(wr, reps) / 1000,
-	       (unsigned long long)median(rd, reps) / 1000, (unsigned long long)median(rw, reps) / 1000, (unsigned long long)median(pp, reps) / 1000);
+	       (unsigned long long)median(rd, reps) / 1000, (unsigned long long)median(rw, reps) / 1000, (unsigned long long)median(pp, reps) / 1000,
+	       (unsigned long long)median(th, reps) / 1000);
 	return 0;
 }
 

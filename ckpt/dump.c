@@ -3,6 +3,7 @@
  * files' bytes, then the metadata sections). */
 #include "dump.h"
 #include "sys.h"
+#include "util.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -83,7 +84,7 @@ static int dump_write(struct zap_dump *d)
 	    (e = zap_imgw_section(&w, ZAP_SECT_FDS, d->nfds, d->fds, sizeof(*d->fds) * d->nfds)) < 0 ||
 	    (e = zap_imgw_section(&w, ZAP_SECT_STRINGS, 0, d->strings, d->strings_len)) < 0 ||
 	    (e = zap_imgw_finish(&w, z_now_ns(0))) < 0)
-		return zap_dump_error(d, "cannot write %s: error %ld", d->path, -e);
+		return zap_dump_error(d, "cannot write %s: %s", d->path, zap_strerror(e));
 	d->stats.bytes_written = w.off;
 	return 0;
 }
@@ -96,7 +97,7 @@ int zap_dump_process(struct zap_dump *d)
 	if (rc == 0) {
 		long fd = z_open(d->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0)
-			rc = zap_dump_error(d, "cannot create %s: error %ld", d->path, -fd);
+			rc = zap_dump_error(d, "cannot create %s: %s", d->path, zap_strerror(fd));
 		else
 			d->img_fd = (int)fd;
 	}

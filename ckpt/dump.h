@@ -28,6 +28,7 @@ struct zap_dump {
 	uint32_t nthreads;
 	uint64_t restore_info_addr;
 	uint32_t signal;
+	const char *own_lib;         /* libzappre.so: stored, not mapped from its file */
 	uint64_t exclude[ZAP_DUMP_MAX_EXCLUDE][2]; /* ranges left out (our own memory) */
 	uint32_t nexclude;
 	/* working state */
@@ -46,6 +47,7 @@ struct zap_dump {
 	/* out */
 	struct zap_dump_stats stats;
 	char err[512];
+	char warnings[1024];         /* "; "-separated: what a restart will not bring back */
 };
 
 /* 0 on success; -1 with d->err set. */

@@ -103,6 +103,9 @@ static int classify_fd(struct zap_dump *d, int fd, struct zap_img_fd *f)
 		f->kind = ZAP_FD_CHR;
 	} else {
 		f->kind = ZAP_FD_CLOSED_ON_RESTORE; /* pipe, socket, anon inode … */
+		size_t at = strlen(d->warnings);
+		zap_fmt(d->warnings + at, sizeof(d->warnings) - at, "%sfd %d (%s) comes back as /dev/null",
+			at ? "; " : "", fd, target);
 	}
 	f->path_str = zap_dump_string(d, target);
 	return 0;
@@ -212,8 +215,8 @@ int zap_fd_check(struct zap_restore *r)
 		struct zap_kstat st;
 		long e = zap_stat(path, &st);
 		if (e < 0)
-			return zap_restore_error(r, "%s: fd %d was %s, which is gone now (error %ld)",
-						 img->path, f->fd, path, -e);
+			return zap_restore_error(r, "%s: fd %d was %s, which is gone now (%s)",
+						 img->path, f->fd, path, zap_strerror(e));
 	}
 	return 0;
 }
@@ -269,9 +272,14 @@ int zap_fd_restore(struct zap_restore *r)
 		} else {
 			fd = z_open(path, reopen_flags(f), 0);
 		}
+		if (fd == -74) { /* EBADMSG from materialize_deleted */
+			r->exit_code = 4;
+			return zap_restore_error(r, "%s: section FILEDATA: checksum mismatch in the bytes of deleted file %s (fd %d)",
+						 img->path, path, f->fd);
+		}
 		if (fd < 0)
-			return zap_restore_error(r, "%s: cannot reopen fd %d (%s): error %ld", img->path,
-						 f->fd, path[0] ? path : "?", -fd);
+			return zap_restore_error(r, "%s: cannot reopen fd %d (%s): %s", img->path,
+						 f->fd, path[0] ? path : "?", zap_strerror(fd));
 		if (f->dup_of < 0 && (f->kind == ZAP_FD_REG || f->kind == ZAP_FD_DELETED) &&
 		    !(f->open_flags & O_APPEND))
 			z_lseek((int)fd, (long)f->pos, 0);
@@ -279,7 +287,7 @@ int zap_fd_restore(struct zap_restore *r)
 			long e = zsys3(SYS_dup3, fd, f->fd, (f->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
 			z_close((int)fd);
 			if (e < 0)
-				return zap_restore_error(r, "cannot place fd %d (error %ld)", f->fd, -e);
+				return zap_restore_error(r, "cannot place fd %d (%s)", f->fd, zap_strerror(e));
 		} else if (!(f->fd_flags & FD_CLOEXEC)) {
 			zsys3(SYS_fcntl, fd, F_SETFD, 0);
 		}

@@ -77,10 +77,8 @@ long zap_imgdir_write_pod(const char *tmp, const struct zap_img_pod *pod,
 long zap_imgdir_commit(const char *tmp, const char *final)
 {
 	long e = zsys5(SYS_renameat2, ZAT_FDCWD, tmp, ZAT_FDCWD, final, Z_RENAME_EXCHANGE);
-	if (e == 0) { /* the old image now sits at tmp */
-		zap_imgdir_remove(tmp);
-		return 0;
-	}
+	if (e == 0) /* the old image now sits at tmp, for the caller to remove */
+		return 1;
 	if (e == -2) /* ENOENT: no previous image */
 		return zsys4(SYS_renameat, ZAT_FDCWD, tmp, ZAT_FDCWD, final);
 	return e;

@@ -10,7 +10,10 @@ long zap_imgdir_begin(const char *final, char *tmp, size_t tmplen);
 /* Writes tmp/pod.img. */
 long zap_imgdir_write_pod(const char *tmp, const struct zap_img_pod *pod,
 			  const struct zap_img_member *members);
-/* Swaps tmp into final's place atomically and removes the old image. */
+/* Swaps tmp into final's place atomically.  Returns 1 when an old image was
+ * replaced: it is then at tmp, and removing it (slow for a big image) is
+ * the caller's, best done once the program runs again; 0 when there was
+ * none; -errno on failure. */
 long zap_imgdir_commit(const char *tmp, const char *final);
 /* Removes a flat directory of files. */
 long zap_imgdir_remove(const char *dir);

@@ -290,6 +290,10 @@ static int classify(struct zap_dump *d, struct zap_img_region *reg, const char *
 	struct zap_kstat st;
 	if (!deleted && (zap_stat(name, &st) < 0 || st.ino != ino))
 		deleted = 1; /* replaced since it was mapped: keep the bytes we have */
+	/* zap's own library is stored whole: rebuilding or upgrading zap must
+	 * not make every image refer to a file that changed */
+	if (d->own_lib && !strcmp(name, d->own_lib))
+		deleted = 1;
 	reg->path_str = zap_dump_string(d, name);
 	if (deleted) {
 		reg->flags |= ZAP_REG_DELETED;
@@ -405,8 +409,8 @@ int zap_mem_write_pages(struct zap_dump *d, uint64_t *cursor)
 				if (r < 0) {
 					if (unreadable)
 						z_mprotect(reg->start, reg->end - reg->start, (int)reg->prot);
-					return zap_dump_error(d, "writing pages at %lx: error %ld",
-							      (unsigned long)run->addr, -r);
+					return zap_dump_error(d, "writing pages at %lx: %s",
+							      (unsigned long)run->addr, zap_strerror(r));
 				}
 			}
 			run->sum = sum;
@@ -451,8 +455,8 @@ int zap_mem_check_files(struct zap_restore *r)
 		struct zap_kstat st;
 		long e = zap_stat(path, &st);
 		if (e < 0)
-			return zap_restore_error(r, "%s: the program mapped %s, which is gone now (error %ld)",
-						 img->path, path, -e);
+			return zap_restore_error(r, "%s: the program mapped %s, which is gone now (%s)",
+						 img->path, path, zap_strerror(e));
 		if ((uint64_t)st.size != reg->file_size || (int64_t)st.mtime != reg->mtime_sec ||
 		    (int64_t)st.mtime_nsec != reg->mtime_nsec)
 			return zap_restore_error(
@@ -492,19 +496,29 @@ static int find_vdso_block(uint64_t *start, uint64_t *end, uint64_t *vdso)
 	return *start ? 0 : -1;
 }
 
-int zap_mem_park_vdso(struct zap_restore *r)
+int zap_mem_check_vdso(struct zap_restore *r)
 {
 	const struct zap_img_proc *p = r->img->proc;
 	uint64_t start, end, vdso;
 	if (find_vdso_block(&start, &end, &vdso) < 0)
 		return zap_restore_error(r, "cannot find this process's vDSO in /proc/self/maps");
 	if (end - start != p->vdso_block_end - p->vdso_block_start ||
-	    vdso - start != p->vdso_start - p->vdso_block_start)
+	    vdso - start != p->vdso_start - p->vdso_block_start) {
+		r->exit_code = 4; /* ZAP_EXIT_BAD_IMAGE: from another kernel */
 		return zap_restore_error(
 			r, "%s: this kernel's vDSO block is %lu bytes with the vDSO at +%lu, the image's is %lu bytes with the vDSO at +%lu; the image must be restarted on a kernel of the same build",
 			r->img->path, (unsigned long)(end - start), (unsigned long)(vdso - start),
 			(unsigned long)(p->vdso_block_end - p->vdso_block_start),
 			(unsigned long)(p->vdso_start - p->vdso_block_start));
+	}
+	return 0;
+}
+
+int zap_mem_park_vdso(struct zap_restore *r)
+{
+	uint64_t start, end, vdso;
+	if (find_vdso_block(&start, &end, &vdso) < 0)
+		return zap_restore_error(r, "cannot find this process's vDSO in /proc/self/maps");
 	/* move each VMA of the block separately, keeping their offsets */
 	uint64_t tmp = ZAP_ARENA_END - 0x100000000ull;
 	struct zap_lines l;
@@ -526,7 +540,7 @@ int zap_mem_park_vdso(struct zap_restore *r)
 		long e = zsys5(SYS_mremap, moves[i][0], len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
 			       tmp + (moves[i][0] - start));
 		if (e < 0 && e > -4096)
-			return zap_restore_error(r, "cannot move the vDSO (error %ld)", -e);
+			return zap_restore_error(r, "cannot move the vDSO (%s)", zap_strerror(e));
 	}
 	r->vdso_tmp = tmp;
 	r->vdso_len = end - start;
@@ -556,8 +570,8 @@ int zap_mem_place_vdso(struct zap_restore *r)
 		uint64_t to = p->vdso_block_start + (moves[i][0] - r->vdso_tmp);
 		long e = zsys5(SYS_mremap, moves[i][0], len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 		if (e < 0 && e > -4096)
-			return zap_restore_error(r, "cannot move the vDSO to %lx (error %ld)",
-						 (unsigned long)to, -e);
+			return zap_restore_error(r, "cannot move the vDSO to %lx (%s)",
+						 (unsigned long)to, zap_strerror(e));
 	}
 	return 0;
 }
@@ -600,7 +614,7 @@ static int open_region_file(struct zap_restore *r, const struct zap_img_region *
 	int shared_w = (reg->flags & ZAP_REG_SHARED) && (reg->prot & PROT_WRITE);
 	long fd = z_open(path, (shared_w ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
 	if (fd < 0)
-		return zap_restore_error(r, "cannot open %s (error %ld)", path, -fd);
+		return zap_restore_error(r, "cannot open %s (%s)", path, zap_strerror(fd));
 	return (int)fd;
 }
 
@@ -618,8 +632,8 @@ static int fill_run(struct zap_restore *r, const struct zap_img_run *run)
 		char *dst = (char *)(run->addr + done);
 		long e = z_pread_all(r->img_fd, dst, n, run->data_off + done);
 		if (e < 0)
-			return zap_restore_error(r, "%s: cannot read the pages at %lx (error %ld)",
-						 img->path, (unsigned long)run->addr, -e);
+			return zap_restore_error(r, "%s: cannot read the pages at %lx (%s)",
+						 img->path, (unsigned long)run->addr, zap_strerror(e));
 		sum = zap_sum_pages(dst, n, sum);
 	}
 	if (sum != run->sum) {
@@ -678,8 +692,8 @@ static int restore_region(struct zap_restore *r, const struct zap_img_region *re
 	if (fd >= 0)
 		z_close(fd);
 	if (a < 0 && a > -4096)
-		return zap_restore_error(r, "cannot map %lx-%lx (error %ld)", (unsigned long)reg->start,
-					 (unsigned long)reg->end, -a);
+		return zap_restore_error(r, "cannot map %lx-%lx (%s)", (unsigned long)reg->start,
+					 (unsigned long)reg->end, zap_strerror(a));
 	if ((uint64_t)a != reg->start)
 		return zap_restore_error(r, "region %lx mapped at %lx instead", (unsigned long)reg->start,
 					 (unsigned long)a);
@@ -696,8 +710,8 @@ static int restore_region(struct zap_restore *r, const struct zap_img_region *re
 	if (fill && (int)reg->prot != prot) {
 		long e = z_mprotect(reg->start, len, (int)reg->prot);
 		if (e < 0)
-			return zap_restore_error(r, "cannot protect %lx (error %ld)",
-						 (unsigned long)reg->start, -e);
+			return zap_restore_error(r, "cannot protect %lx (%s)",
+						 (unsigned long)reg->start, zap_strerror(e));
 	}
 	return 0;
 }

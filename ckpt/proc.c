@@ -149,8 +149,8 @@ int zap_proc_restore(struct zap_restore *r)
 	const char *cwd = zap_img_str(r->img, p->cwd_str);
 	long e = zsys1(SYS_chdir, cwd);
 	if (e < 0)
-		return zap_restore_error(r, "cannot enter the program's working directory %s (error %ld)",
-					 cwd, -e);
+		return zap_restore_error(r, "cannot enter the program's working directory %s (%s)",
+					 cwd, zap_strerror(e));
 	zsys1(SYS_umask, p->umask);
 	zsys2(SYS_prctl, PR_SET_NAME, p->comm);
 	for (int sig = 1; sig <= ZAP_NSIG; sig++) {
@@ -165,9 +165,10 @@ int zap_proc_restore(struct zap_restore *r)
 	/* limits: a hard limit above ours needs privilege; keep what we may */
 	for (int i = 0; i < ZAP_NRLIMIT; i++)
 		zsys4(SYS_prlimit64, 0, i, &p->rlimits[i], 0);
-	/* brk, [stack], argv and auxv for /proc and brk(); needs
-	 * CAP_SYS_RESOURCE.  Without it malloc still works: glibc falls back to
-	 * mmap when brk cannot grow where it expects (docs/limitations.md). */
+	/* brk, [stack], argv and auxv for /proc and brk().  The kernel allows it
+	 * to any process (CONFIG_CHECKPOINT_RESTORE), but a seccomp filter or an
+	 * older kernel may say no: then glibc's idea of the break is wrong, and
+	 * the preload points it at the kernel's (ZAP_RESTORE_NO_MM). */
 	struct zk_prctl_mm_map map = {
 		.start_code = p->mm.start_code,
 		.end_code = p->mm.end_code,
@@ -184,8 +185,9 @@ int zap_proc_restore(struct zap_restore *r)
 		.auxv_size = p->auxv_words * 8,
 		.exe_fd = (uint32_t)-1,
 	};
-	if (map.start_code && map.brk >= map.start_brk)
-		zsys5(SYS_prctl, Z_PR_SET_MM, Z_PR_SET_MM_MAP, &map, sizeof(map), 0);
+	if (!map.start_code || map.brk < map.start_brk ||
+	    zsys5(SYS_prctl, Z_PR_SET_MM, Z_PR_SET_MM_MAP, &map, sizeof(map), 0) < 0)
+		r->mm_refused = 1;
 	/* pending signals stay pending: every thread blocks everything until
 	 * the checkpoint handler returns into the program */
 	for (int sig = 1; sig <= ZAP_NSIG; sig++)

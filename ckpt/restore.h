@@ -21,6 +21,7 @@ struct zap_restore {
 	int status_fd;            /* messages for `zap restart`; -1 once resumed */
 	int inherit_stdio;        /* bind 0-2 to ours whatever the image says */
 	int exit_code;            /* what a failure found so far should exit with */
+	int mm_refused;           /* PR_SET_MM_MAP failed: brk is the restorer's */
 	char err[512];
 	/* the restorer's vDSO block, moved out of the way */
 	uint64_t vdso_tmp, vdso_len;
@@ -30,6 +31,7 @@ int zap_restore_error(struct zap_restore *r, const char *fmt, ...) __attribute__
 
 /* mem.c */
 int zap_mem_check_arena(struct zap_restore *r);
+int zap_mem_check_vdso(struct zap_restore *r);
 int zap_mem_check_files(struct zap_restore *r);
 int zap_mem_park_vdso(struct zap_restore *r);
 int zap_mem_unmap_all(struct zap_restore *r);

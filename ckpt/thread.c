@@ -15,6 +15,7 @@
 #include "thread.h"
 #include "restore.h"
 #include "sys.h"
+#include "util.h"
 
 #include <sched.h>
 #include <signal.h>
@@ -193,8 +194,8 @@ void zap_thread_resume_all(struct zap_restore *r)
 	long m = z_mmap(base, per * img->nthreads, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (m < 0 && m > -4096) {
-		zap_restore_error(r, "cannot map thread stacks (error %ld)", -m);
-		z_exit_group(127);
+		zap_restore_error(r, "cannot map thread stacks (%s)", zap_strerror(m));
+		z_exit_group(1); /* ZAP_EXIT_FAIL */
 	}
 	struct resume_arg *main_arg = NULL;
 	for (uint32_t i = 0; i < img->nthreads; i++) {
@@ -209,8 +210,8 @@ void zap_thread_resume_all(struct zap_restore *r)
 				      CLONE_SYSVSEM;
 		long e = zap_clone_thread(flags, (char *)a + per, (void (*)(void *))thread_finish, a);
 		if (e < 0) {
-			zap_restore_error(r, "cannot create thread %d (error %ld)", img->threads[i].tid, -e);
-			z_exit_group(127);
+			zap_restore_error(r, "cannot create thread %d (%s)", img->threads[i].tid, zap_strerror(e));
+			z_exit_group(1); /* ZAP_EXIT_FAIL */
 		}
 	}
 	/* `zap restart` learns from the end of its status pipe that we made it */

@@ -20,7 +20,7 @@ static inline uint64_t sum_round(uint64_t acc, uint64_t in)
 static inline uint64_t load64(const unsigned char *p)
 {
 	uint64_t v;
-	memcpy(&v, p, 8);
+	__builtin_memcpy(&v, p, 8); /* one load, even where memcpy is not a builtin */
 	return v;
 }
 
@@ -377,4 +377,36 @@ int zap_signal_parse(const char *s)
 		return (*p || p == s + 6 || p - s > 8 || v > 30) ? 0 : 34 + (int)v;
 	}
 	return 0;
+}
+
+/* ---- errno names ---- */
+
+/* strerror() is neither async-signal-safe nor in the restorer after its
+ * commit point: the common ones, by hand. */
+const char *zap_strerror(long err)
+{
+	static const char *const names[] = {
+		[1] = "operation not permitted",    [2] = "no such file or directory",
+		[3] = "no such process",            [4] = "interrupted",
+		[5] = "input/output error",         [7] = "argument list too long",
+		[9] = "bad file descriptor",        [11] = "resource temporarily unavailable",
+		[12] = "out of memory",             [13] = "permission denied",
+		[14] = "bad address",               [16] = "device or resource busy",
+		[17] = "file exists",               [18] = "cross-device link",
+		[20] = "not a directory",           [21] = "is a directory",
+		[22] = "invalid argument",          [23] = "too many open files in system",
+		[24] = "too many open files",       [26] = "text file busy",
+		[27] = "file too large",            [28] = "no space left on device",
+		[30] = "read-only file system",     [36] = "file name too long",
+		[38] = "function not implemented",  [39] = "directory not empty",
+		[61] = "unexpected end of file",    [74] = "bad message (checksum mismatch)",
+		[95] = "operation not supported",   [122] = "disk quota exceeded",
+	};
+	if (err < 0)
+		err = -err;
+	if (err > 0 && err < (long)(sizeof(names) / sizeof(names[0])) && names[err])
+		return names[err];
+	static char buf[32]; /* rare: only for errors we never name */
+	zap_fmt(buf, sizeof(buf), "error %ld", err);
+	return buf;
 }

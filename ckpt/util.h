@@ -62,4 +62,7 @@ long zap_write_file_atomic(const char *path, const char *data, size_t n); /* via
 int zap_signal_parse(const char *s);
 const char *zap_signal_name(int sig);
 
+/* A short description of an errno value (either sign). */
+const char *zap_strerror(long err);
+
 #endif

@@ -109,8 +109,8 @@ static int checkpoint_exec(int argc, char **argv)
 		char parent[sizeof(abs)];
 		snprintf(parent, sizeof(parent), "%s", abs);
 		char *slash = strrchr(parent, '/');
-		if (slash && slash != parent)
-			*slash = 0;
+		if (slash)
+			slash[slash == parent ? 1 : 0] = 0; /* "/NAME" lives in "/" */
 		if (access(parent, W_OK) < 0) {
 			zap_err("cannot write into %s: %s", parent, strerror(errno));
 			return ZAP_EXIT_FAIL;

@@ -62,6 +62,10 @@ static int restart_exec(int argc, char **argv)
 	}
 	if (!image)
 		return zap_usage(&zap_cmd_restart);
+	if (pod_arg && !zap_pod_name_ok(pod_arg)) {
+		zap_err("bad pod name '%s': use letters, digits, '-', '_' and '.', at most 48", pod_arg);
+		return ZAP_EXIT_USAGE;
+	}
 	char dir[PATH_MAX], path[PATH_MAX + 64], err[1024];
 	struct stat st;
 	if (stat(image, &st) < 0) {

@@ -7,6 +7,7 @@
  *   $ZAP_HOME/pods/<name>/result    last checkpoint's outcome (the preload)
  *   $ZAP_HOME/pods/<name>/image/    the default image directory
  */
+#include "imgdir.h"
 #include "zap.h"
 
 #include <dirent.h>
@@ -17,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -276,7 +279,10 @@ static int find_next_to_self(const char *rel, const char *env, char *buf, size_t
 	const char *e = getenv(env);
 	if (e && *e) {
 		snprintf(buf, n, "%s", e);
-		return access(buf, R_OK) == 0 ? 0 : -1;
+		if (access(buf, R_OK) == 0)
+			return 0;
+		zap_err("%s=%s: %s", env, e, strerror(errno));
+		return -2;
 	}
 	char self[PATH_MAX];
 	ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -296,19 +302,21 @@ static int find_next_to_self(const char *rel, const char *env, char *buf, size_t
 
 int zap_find_preload(char *buf, size_t n)
 {
-	if (find_next_to_self("../lib/zap/libzappre.so", ZAP_ENV_PRELOAD, buf, n) < 0) {
+	int r = find_next_to_self("../lib/zap/libzappre.so", ZAP_ENV_PRELOAD, buf, n);
+	if (r == -1)
 		zap_err("cannot find libzappre.so next to zap (../lib/zap/); set " ZAP_ENV_PRELOAD);
+	if (r < 0)
 		return -1;
-	}
 	return 0;
 }
 
 int zap_find_restorer(char *buf, size_t n)
 {
-	if (find_next_to_self("zap-restart", ZAP_ENV_RESTORER, buf, n) < 0) {
+	int r = find_next_to_self("zap-restart", ZAP_ENV_RESTORER, buf, n);
+	if (r == -1)
 		zap_err("cannot find zap-restart next to zap; set " ZAP_ENV_RESTORER);
+	if (r < 0)
 		return -1;
-	}
 	return 0;
 }
 
@@ -337,6 +345,10 @@ int zap_result_read(const char *pod, struct zap_result *res)
 			snprintf(res->image, sizeof(res->image), "%s", v);
 		else if (!strcmp(line, "error"))
 			snprintf(res->error, sizeof(res->error), "%s", v);
+		else if (!strcmp(line, "old"))
+			snprintf(res->old, sizeof(res->old), "%s", v);
+		else if (!strcmp(line, "warning"))
+			snprintf(res->warning, sizeof(res->warning), "%s", v);
 		else if (!strcmp(line, "bytes"))
 			res->bytes = strtoull(v, NULL, 10);
 		else if (!strcmp(line, "pages"))
@@ -354,6 +366,46 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Whether libzappre.so is mapped in pid: without it the checkpoint signal
+ * would kill the program instead. */
+static int has_preload(pid_t pid)
+{
+	char path[64], line[4096];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 1; /* cannot tell: let the preload answer */
+	int found = 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, "/libzappre.so") != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Live members of the pod besides pid, listed into buf; returns how many. */
+static int other_members(const char *pod, pid_t pid, char *buf, size_t n)
+{
+	char dir[PATH_MAX];
+	zap_pod_dir(pod, dir, sizeof(dir));
+	strncat(dir, "/" ZAP_POD_MEMBERS, sizeof(dir) - strlen(dir) - 1);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int count = 0;
+	buf[0] = 0;
+	while (d && (e = readdir(d))) {
+		pid_t m = (pid_t)atoi(e->d_name);
+		if (m <= 0 || m == pid || !pid_in_pod(m, pod))
+			continue;
+		char one[16];
+		snprintf(one, sizeof(one), "%s%d", count ? ", " : "", (int)m);
+		strncat(buf, one, n - strlen(buf) - 1);
+		count++;
+	}
+	if (d)
+		closedir(d);
+	return count;
 }
 
 int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_after, double timeout_s,
@@ -379,18 +431,35 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 	snprintf(req, sizeof(req), "id=%llu\nkill=%d\nout=%s\n", (unsigned long long)id, kill_after,
 		 out ? out : "");
 	snprintf(path, sizeof(path), "%s/%s", dir, ZAP_POD_REQUEST);
-	int rc = -1;
+	int rc = -1, ino = -1;
 	if (write_small(path, req) < 0) {
 		zap_err("cannot write %s: %s", path, strerror(errno));
 		goto out;
 	}
+	if (!has_preload(pid)) {
+		zap_err("process %d does not have zap's preload loaded (a static binary, a setuid "
+			"program, or one that dropped LD_PRELOAD before exec): it cannot be checkpointed",
+			(int)pid);
+		goto out;
+	}
+	char others[256];
+	int n = other_members(pod, pid, others, sizeof(others));
+	if (n > 0) {
+		zap_err("pod '%s' has %d more process%s (pid %s); checkpointing several processes "
+			"together is not supported yet (docs/limitations.md)",
+			pod, n, n == 1 ? "" : "es", others);
+		goto out;
+	}
 	int sig = zap_pod_signal(pod);
+	/* the preload renames its answer into place: wake on that, not on a timer */
+	ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (ino >= 0)
+		inotify_add_watch(ino, dir, IN_MOVED_TO);
 	if (kill(pid, sig) < 0) {
 		zap_err("cannot signal process %d: %s", (int)pid, strerror(errno));
 		unlink(path);
 		goto out;
 	}
-	double sleep_us = 200;
 	for (;;) {
 		if (zap_result_read(pod, res) == 0 && res->id == id)
 			break;
@@ -405,14 +474,25 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 			unlink(path);
 			goto out;
 		}
-		usleep((useconds_t)sleep_us);
-		if (sleep_us < 20000)
-			sleep_us *= 1.5;
+		/* the inotify fd, or a 20 ms tick without one; 100 ms at most
+		 * between checks that the process still lives */
+		struct pollfd pfd = {.fd = ino, .events = POLLIN};
+		if (ino >= 0 && poll(&pfd, 1, 100) > 0) {
+			char ev[4096];
+			while (read(ino, ev, sizeof(ev)) > 0)
+				;
+		} else if (ino < 0) {
+			usleep(20000);
+		}
 	}
 	if (!res->ok) {
 		zap_err("checkpoint of pod '%s' failed: %s", pod, res->error);
 		goto out;
 	}
+	if (res->warning[0])
+		zap_err("warning: %s (docs/limitations.md)", res->warning);
+	if (res->old[0]) /* the replaced image, freed now that the program runs */
+		zap_imgdir_remove(res->old);
 	if (kill_after) { /* it kills itself after writing; wait for that, bounded */
 		while (kill(pid, 0) == 0 && now_s() < deadline) {
 			int st;
@@ -423,6 +503,8 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 	}
 	rc = 0;
 out:
+	if (ino >= 0)
+		close(ino);
 	if (lock >= 0)
 		close(lock);
 	return rc;

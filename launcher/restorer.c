@@ -49,10 +49,10 @@ static void *heap_alloc(void *ctx, size_t n)
 	return zap_scratch_alloc(&heap, n);
 }
 
-static int usage(void)
+static int usage(FILE *out)
 {
-	fprintf(stderr, "usage: zap-restart [--status-fd N] [--inherit-stdio] [--home DIR] [--pod NAME] FILE\n"
-			"The static restorer behind `zap restart`; see zap-restart(1) in docs/.\n");
+	fprintf(out, "usage: zap-restart [--status-fd N] [--inherit-stdio] [--home DIR] [--pod NAME] FILE\n"
+			"The static restorer behind `zap restart`; see docs/zap-restart-restorer.md.\n");
 	return ZAP_EXIT_USAGE;
 }
 
@@ -97,6 +97,7 @@ static void fill_restore_info(struct zap_restore *r)
 	ri->old_pid = p->pid;
 	ri->new_pid = (int32_t)z_getpid();
 	ri->nthreads = p->nthreads;
+	ri->flags = r->mm_refused ? ZAP_RESTORE_NO_MM : 0;
 	zap_fmt(ri->zap_home, sizeof(ri->zap_home), "%s", home_arg);
 	zap_fmt(ri->pod, sizeof(ri->pod), "%s", pod_arg);
 	ri->magic = ZAP_RESTORE_MAGIC;
@@ -133,14 +134,14 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--pod") && i + 1 < argc)
 			snprintf(pod_arg, sizeof(pod_arg), "%s", argv[++i]);
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			return usage(), 0;
+			return usage(stdout), 0;
 		else if (argv[i][0] == '-' || file)
-			return usage();
+			return usage(stderr);
 		else
 			file = argv[i];
 	}
 	if (!file)
-		return usage();
+		return usage(stderr);
 	uint64_t all = ~0ull;
 	zsys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
 
@@ -160,7 +161,7 @@ int main(int argc, char **argv)
 	}
 	r.img = &img;
 	r.img_fd = img.fd;
-	if (zap_mem_check_arena(&r) < 0)
+	if (zap_mem_check_arena(&r) < 0 || zap_mem_check_vdso(&r) < 0)
 		return ZAP_EXIT_BAD_IMAGE;
 	if (zap_mem_check_files(&r) < 0 || zap_fd_check(&r) < 0)
 		return ZAP_EXIT_CHANGED;
@@ -171,7 +172,7 @@ int main(int argc, char **argv)
 		return ZAP_EXIT_CHANGED;
 	}
 	if (clear_fds(&r) < 0 || zap_fd_restore(&r) < 0)
-		return ZAP_EXIT_FAIL;
+		return r.exit_code ? r.exit_code : ZAP_EXIT_FAIL;
 
 	long stack = z_mmap(ARENA_STACK, ARENA_STACK_SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);

@@ -34,6 +34,9 @@ int zap_wants_help(const struct zap_cmd *cmd, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--"))
 			break;
+		/* `zap run PROG --help` is PROG's --help */
+		if (cmd == &zap_cmd_run && argv[i][0] != '-' && (i == 1 || argv[i - 1][0] != '-'))
+			break;
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf("usage: zap %s %s\n\n%s\n\n%s", cmd->name, cmd->args, cmd->summary, cmd->help);
 			return 1;

@@ -50,6 +50,8 @@ struct zap_result {
 	pid_t pid;
 	char image[1024];
 	char error[512];
+	char warning[1024];
+	char old[1200];      /* the image this one replaced, to remove */
 	uint64_t bytes, pages, write_usec, stop_usec;
 };
 int zap_result_read(const char *pod, struct zap_result *res);

@@ -88,18 +88,19 @@ static void read_request(struct request *rq)
 }
 
 static void write_result(const struct request *rq, int ok, const char *err,
-			 const struct zap_dump_stats *st, uint64_t stop_usec)
+			 const struct zap_dump_stats *st, uint64_t stop_usec, const char *warnings,
+			 const char *old)
 {
-	char path[768], buf[2048];
+	char path[768], buf[4096];
 	zap_fmt(path, sizeof(path), "%s/%s", zap_self.pod_dir, ZAP_POD_RESULT);
 	size_t n = zap_fmt(buf, sizeof(buf),
 			   "id=%lu\nstatus=%s\npid=%d\nimage=%s\nkill=%d\nerror=%s\nbytes=%lu\npages=%lu\n"
-			   "regions=%lu\nwrite_usec=%lu\nstop_usec=%lu\ngeneration=%lu\n",
+			   "regions=%lu\nwrite_usec=%lu\nstop_usec=%lu\ngeneration=%lu\nwarning=%s\nold=%s\n",
 			   (unsigned long)rq->id, ok ? "ok" : "error", (int)z_getpid(), rq->out,
 			   rq->kill && ok, ok ? "" : err, (unsigned long)st->bytes_written,
 			   (unsigned long)st->pages_stored, (unsigned long)st->regions,
 			   (unsigned long)st->usec, (unsigned long)stop_usec,
-			   (unsigned long)zap_self.generation);
+			   (unsigned long)zap_self.generation, warnings ? warnings : "", old ? old : "");
 	zap_write_file_atomic(path, buf, n);
 }
 
@@ -222,6 +223,7 @@ static void follower(void *uc)
 
 struct leader_job {
 	struct request rq;
+	char old[1200]; /* the replaced image, still to be removed */
 	struct zap_dump d;
 	uint64_t stack_lo, stack_hi;
 	int ok;
@@ -233,9 +235,15 @@ static long write_image(void *arg)
 	struct zap_dump *d = &job->d;
 	char tmp[1200], path[1400];
 	int pid = (int)z_getpid();
+	/* outside `zap run` nobody made the pod's directory */
+	char dir[700];
+	zap_fmt(dir, sizeof(dir), "%s/pods", zap_self.home);
+	zsys3(SYS_mkdirat, ZAT_FDCWD, zap_self.home, 0755);
+	zsys3(SYS_mkdirat, ZAT_FDCWD, dir, 0755);
+	zsys3(SYS_mkdirat, ZAT_FDCWD, zap_self.pod_dir, 0755);
 	long e = zap_imgdir_begin(job->rq.out, tmp, sizeof(tmp));
 	if (e < 0) {
-		zap_dump_error(d, "cannot create %s: error %ld", tmp, -e);
+		zap_dump_error(d, "cannot create %s: %s", tmp, zap_strerror(e));
 		return -1;
 	}
 	zap_fmt(path, sizeof(path), "%s/%d.img", tmp, pid);
@@ -244,6 +252,7 @@ static long write_image(void *arg)
 	d->nthreads = ck.nslots;
 	d->restore_info_addr = (uint64_t)&zap_restore_info;
 	d->signal = (uint32_t)zap_self.sig;
+	d->own_lib = zap_self.lib_path;
 	d->exclude[0][0] = job->stack_lo;
 	d->exclude[0][1] = job->stack_hi;
 	d->nexclude = 1;
@@ -263,10 +272,14 @@ static long write_image(void *arg)
 	m.ppid = (int32_t)zsys0(SYS_getppid);
 	zap_fmt(m.file, sizeof(m.file), "%d.img", pid);
 	if ((e = zap_imgdir_write_pod(tmp, &pod, &m)) < 0 || (e = zap_imgdir_commit(tmp, job->rq.out)) < 0) {
-		zap_dump_error(d, "cannot put the image in place at %s: error %ld", job->rq.out, -e);
+		zap_dump_error(d, "cannot put the image in place at %s: %s", job->rq.out, zap_strerror(e));
 		zap_imgdir_remove(tmp);
 		return -1;
 	}
+	/* freeing a big old image takes a while: `zap checkpoint` does it once
+	 * we run again; a checkpoint by signal alone leaves it for the next one */
+	if (e == 1)
+		zap_fmt(job->old, sizeof(job->old), "%s", tmp);
 	return 0;
 }
 
@@ -286,6 +299,10 @@ static void after_restore(void)
 	if (ri->pod[0])
 		zap_fmt(zap_self.pod, sizeof(zap_self.pod), "%s", ri->pod);
 	zap_fmt(zap_self.pod_dir, sizeof(zap_self.pod_dir), "%s/pods/%s", zap_self.home, zap_self.pod);
+	if ((ri->flags & ZAP_RESTORE_NO_MM) && zap_self.curbrk)
+		/* the kernel's break is the restorer's, above the old heap: make
+		 * glibc grow from there rather than believe in the old one */
+		*zap_self.curbrk = (void *)zsys1(SYS_brk, 0);
 	ri->magic = 0;
 	zap_pod_register_member();
 }
@@ -320,7 +337,7 @@ static void leader(void *uc)
 		stopped = 0;
 	}
 	if (!stopped) {
-		write_result(&job->rq, 0, err, &job->d.stats, stop_usec);
+		write_result(&job->rq, 0, err, &job->d.stats, stop_usec, NULL, NULL);
 	} else {
 		zap_self.generation++;
 		if (zap_ctx_save(&me->ctx) != 0) {
@@ -330,7 +347,8 @@ static void leader(void *uc)
 			return;
 		}
 		long r = zap_call_on_stack(write_image, job, (void *)job->stack_hi);
-		write_result(&job->rq, r == 0, job->d.err, &job->d.stats, stop_usec);
+		write_result(&job->rq, r == 0, job->d.err, &job->d.stats, stop_usec, job->d.warnings,
+			     job->old);
 		if (r == 0 && job->rq.kill)
 			zsys2(SYS_kill, z_getpid(), 9);
 	}

@@ -36,6 +36,7 @@ static void find_layout(void)
 	zap_self.layout.tid_offset = find_tid_offset();
 	const long *off = dlsym(RTLD_DEFAULT, "__rseq_offset");
 	const unsigned *size = dlsym(RTLD_DEFAULT, "__rseq_size");
+	zap_self.curbrk = dlsym(RTLD_DEFAULT, "__curbrk");
 	if (off && size && *size) {
 		zap_self.layout.rseq_offset = *off;
 		zap_self.layout.rseq_size = *size;

@@ -48,6 +48,7 @@ struct zap_self {
 	char lib_path[512];      /* this library, for LD_PRELOAD after exec */
 	struct zap_thread_layout layout;
 	uint64_t generation;     /* checkpoints taken of this process so far */
+	void **curbrk;           /* glibc's __curbrk, fixed after a restore without brk */
 };
 extern struct zap_self zap_self;
 

@@ -36,10 +36,10 @@ struct zap_img_header {
 	uint32_t page_size;
 	uint32_t kind;        /* enum zap_img_kind */
 	uint32_t nsect;       /* entries in the section table */
-	uint32_t header_sum;  /* zap_sum32 of header (this field 0) + table */
+	uint32_t header_sum;  /* zap_img_header_sum: header (this field 0) + table */
 	uint64_t sect_off;    /* offset of the section table */
 	uint64_t file_size;   /* the whole file; shorter means truncated */
-	uint64_t created_ns;  /* CLOCK_REALTIME when the checkpoint began */
+	uint64_t created_ns;  /* CLOCK_REALTIME when this file was finished */
 	uint64_t reserved[3];
 };
 
@@ -222,12 +222,16 @@ struct zap_img_fd {
  * zap_img_proc.restore_info) so the preload knows what happened. */
 #define ZAP_RESTORE_MAGIC 0x7a61707265737472ull /* "zaprestr" */
 #define ZAP_RESTORE_MAX_THREADS 4096
+enum zap_restore_flags {
+	ZAP_RESTORE_NO_MM = 1 << 0, /* brk/argv/auxv not restored (PR_SET_MM_MAP refused) */
+};
+
 struct zap_restore_info {
 	uint64_t magic;
 	uint64_t arena_start, arena_end; /* the restorer's memory, to unmap */
 	int32_t old_pid, new_pid;
 	uint32_t nthreads;
-	uint32_t flags;
+	uint32_t flags;              /* enum zap_restore_flags */
 	char zap_home[256];
 	char pod[64];
 };

@@ -73,3 +73,16 @@ expect 5 "pod 'good' is not running" "$ZAP" checkpoint good
 expect 2 "usage" "$ZAP" checkpoint
 expect 2 "usage" "$ZAP" restart
 expect 2 "unknown command" "$ZAP" frobnicate
+
+# a static binary has no preload: refused with the reason, and left running
+start_pod static "$T/static.1" -- "$PROGS/counter-static" 1000 50
+expect 1 "does not have zap's preload loaded" "$ZAP" checkpoint static
+kill -0 "$(cat "$ZAP_HOME/pods/static/pid")" || fail "the static program died"
+
+# several processes in one pod: refused until pods come
+start_pod multi "$T/multi.1" -- sh -c "$EX/counter 1000 50 & $EX/counter 1000 50; wait"
+wait_for "[ \$(ls $ZAP_HOME/pods/multi/members | wc -l) -ge 3 ]" 10 || fail "members did not register"
+expect 1 "more process" "$ZAP" checkpoint multi
+
+# a bad pod name is a usage error
+expect 2 "bad pod name" "$ZAP" run --pod "a/b" -- true
