@@ -36,6 +36,7 @@ static struct {
 	uint32_t nslots;
 	struct zap_img_thread slot[MAX_THREADS];
 	int signaled[MAX_THREADS];
+	int new_tid[MAX_THREADS]; /* after a restore, by slot */
 	uint32_t nsignaled;
 } ck;
 
@@ -211,6 +212,7 @@ static void follower(void *uc)
 		futex_wake_all(&ck.arrived);
 	} else {
 		/* restored: the leader waits for us before it unmaps the restorer */
+		ck.new_tid[i] = (int)z_gettid();
 		gen = load(&ck.release);
 		__atomic_add_fetch(&ck.restored, 1, __ATOMIC_RELEASE);
 		futex_wake_all(&ck.restored);
@@ -283,6 +285,14 @@ static long write_image(void *arg)
 	return 0;
 }
 
+static int old_to_new_tid(int old)
+{
+	for (uint32_t i = 0; i < ck.nslots && i < MAX_THREADS; i++)
+		if (ck.slot[i].tid == old)
+			return ck.new_tid[i];
+	return old;
+}
+
 /* After a restore: the restorer's memory goes, and the process learns its
  * new identity. */
 static void after_restore(void)
@@ -294,6 +304,8 @@ static void after_restore(void)
 	while ((uint32_t)load(&ck.restored) + 1 < ck.nslots && z_now_ns(1) < deadline)
 		futex_wait_ms(&ck.restored, load(&ck.restored), 1);
 	z_munmap(ri->arena_start, ri->arena_end - ri->arena_start);
+	ck.new_tid[0] = (int)z_gettid();
+	zap_timers_after_restore(old_to_new_tid);
 	if (ri->zap_home[0])
 		zap_fmt(zap_self.home, sizeof(zap_self.home), "%s", ri->zap_home);
 	if (ri->pod[0])
@@ -339,6 +351,9 @@ static void leader(void *uc)
 	if (!stopped) {
 		write_result(&job->rq, 0, err, &job->d.stats, stop_usec, NULL, NULL);
 	} else {
+		if (zap_timers_before_dump())
+			zap_fmt(job->d.warnings, sizeof(job->d.warnings),
+				"timers made with SIGEV_THREAD do not come back");
 		zap_self.generation++;
 		if (zap_ctx_save(&me->ctx) != 0) {
 			/* restored: the job memory is gone with the old process */

@@ -78,7 +78,11 @@ void zap_pod_register_member(void)
 		z_close((int)fd);
 }
 
-static void after_fork_child(void) { zap_pod_register_member(); }
+static void after_fork_child(void)
+{
+	zap_timers_after_fork();
+	zap_pod_register_member();
+}
 
 __attribute__((constructor)) static void zap_preload_init(void)
 {

@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "thread.h"
 #include "zap/image.h"
@@ -31,6 +32,8 @@ struct zap_real {
 	__sighandler_t (*sysv_signal)(int, __sighandler_t);
 	__sighandler_t (*bsd_signal)(int, __sighandler_t);
 	__sighandler_t (*sigset)(int, __sighandler_t);
+	int (*timer_create)(clockid_t, struct sigevent *, timer_t *);
+	int (*timer_delete)(timer_t);
 	int (*sighold)(int);
 	int (*sigrelse)(int);
 	int (*sigignore)(int);
@@ -59,6 +62,12 @@ void zap_real_init(void);
 void zap_signal_install(void);
 void zap_checkpoint_handler(int sig, siginfo_t *info, void *uc);
 void zap_pod_register_member(void);
+
+/* POSIX timers (timer.c).  before_dump returns how many timers it cannot
+ * keep (SIGEV_THREAD). */
+int zap_timers_before_dump(void);
+void zap_timers_after_restore(int (*new_tid)(int old_tid));
+void zap_timers_after_fork(void);
 
 /* The program's view of the checkpoint signal (signal.c). */
 int zap_signal_virtual_action(const struct sigaction *act, struct sigaction *old);

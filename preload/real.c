@@ -34,6 +34,8 @@ void zap_real_init(void)
 	zap_real.sysv_signal = find("sysv_signal");
 	zap_real.bsd_signal = find("bsd_signal");
 	zap_real.sigset = find("sigset");
+	zap_real.timer_create = find("timer_create");
+	zap_real.timer_delete = find("timer_delete");
 	zap_real.sighold = find("sighold");
 	zap_real.sigrelse = find("sigrelse");
 	zap_real.sigignore = find("sigignore");
