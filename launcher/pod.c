@@ -408,6 +408,33 @@ static int other_members(const char *pod, pid_t pid, char *buf, size_t n)
 	return count;
 }
 
+/* Resident memory of pid in bytes: roughly what a checkpoint writes. */
+static uint64_t rss_bytes(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	uint64_t kb = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %llu kB", (unsigned long long *)&kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
+/* On a terminal, a line that says how far a long checkpoint has come: the
+ * image file grows as the process writes it. */
+static void show_progress(const char *final, pid_t pid, uint64_t total, double elapsed)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s.tmp-%d/%d.img", final, (int)pid, (int)pid);
+	uint64_t done = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+	fprintf(stderr, "\r%s: writing %.0f of ~%.0f MiB (%.1f s) ", zap_cmd_name,
+		(double)done / 1048576, (double)total / 1048576, elapsed);
+}
+
 int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_after, double timeout_s,
 		       struct zap_result *res)
 {
@@ -460,9 +487,22 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 		unlink(path);
 		goto out;
 	}
+	double started = now_s();
+	int progress = isatty(2);
+	uint64_t total = progress ? rss_bytes(pid) : 0;
+	char final[PATH_MAX + 16];
+	if (out)
+		snprintf(final, sizeof(final), "%s", out);
+	else
+		snprintf(final, sizeof(final), "%s/%s", dir, ZAP_POD_IMAGE);
+	int shown = 0;
 	for (;;) {
 		if (zap_result_read(pod, res) == 0 && res->id == id)
 			break;
+		if (progress && now_s() - started > 0.5) {
+			show_progress(final, pid, total, now_s() - started);
+			shown = 1;
+		}
 		if (kill(pid, 0) < 0 && !(zap_result_read(pod, res) == 0 && res->id == id)) {
 			zap_err("process %d ended before it finished the checkpoint", (int)pid);
 			unlink(path);
@@ -485,6 +525,8 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 			usleep(20000);
 		}
 	}
+	if (shown)
+		fprintf(stderr, "\r%*s\r", 70, "");
 	if (!res->ok) {
 		zap_err("checkpoint of pod '%s' failed: %s", pod, res->error);
 		goto out;
