@@ -368,20 +368,14 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Whether libzappre.so is mapped in pid: without it the checkpoint signal
- * would kill the program instead. */
-static int has_preload(pid_t pid)
+/* Whether libzappre.so runs in pid: without it the checkpoint signal would
+ * kill the program instead.  Only the preload writes the members file (at
+ * load and after a restore, when its pages are no longer a mapped file). */
+static int has_preload(const char *pod, pid_t pid)
 {
-	char path[64], line[4096];
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 1; /* cannot tell: let the preload answer */
-	int found = 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, "/libzappre.so") != NULL;
-	fclose(f);
-	return found;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/pods/%s/%s/%d", zap_home(), pod, ZAP_POD_MEMBERS, (int)pid);
+	return access(path, F_OK) == 0;
 }
 
 /* Live members of the pod besides pid, listed into buf; returns how many. */
@@ -463,7 +457,7 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 		zap_err("cannot write %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (!has_preload(pid)) {
+	if (!has_preload(pod, pid)) {
 		zap_err("process %d does not have zap's preload loaded (a static binary, a setuid "
 			"program, or one that dropped LD_PRELOAD before exec): it cannot be checkpointed",
 			(int)pid);
