@@ -3,7 +3,7 @@
 # by `make`), installs the missing ones.  Prints the one command to run
 # otherwise.
 set -e
-need="gcc make musl-tools check libunwind-dev pkg-config python3 bc"
+need="gcc make musl-tools check libunwind-dev pkg-config python3 bc sqlite3"
 missing=""
 for p in $need; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
