@@ -114,6 +114,15 @@ static int pid_in_pod(pid_t pid, const char *pod)
 	if (pid <= 0 || kill(pid, 0) < 0)
 		return 0;
 	char path[64], env[65536];
+	/* a zombie waiting for its parent is no longer a member */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *st = fopen(path, "re");
+	if (st) {
+		char *rp = fgets(env, 4096, st) ? strrchr(env, ')') : NULL;
+		fclose(st);
+		if (rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'))
+			return 0;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
