@@ -1,5 +1,6 @@
 /* zap inspect: print an image for a person (or, with --json, a script). */
 #include "image.h"
+#include "stacks.h"
 #include "util.h"
 #include "zap.h"
 
@@ -16,14 +17,17 @@ static int inspect_exec(int argc, char **argv);
 
 const struct zap_cmd zap_cmd_inspect = {
 	.name = "inspect",
-	.args = "[--json] [--verify] IMAGE",
+	.args = "[--json] [--verify] [--stacks] IMAGE",
 	.summary = "show what an image holds",
 	.help = "Prints the pod and, for each process, its threads, memory regions (with\n"
 		"their sizes, what backs them and how much of them is stored), open files\n"
 		"and signal handlers.\n\n"
 		"Options:\n"
 		"  --json     print one JSON object instead\n"
-		"  --verify   also check every page against its checksum\n\n"
+		"  --verify   also check every page against its checksum\n"
+		"  --stacks   under each thread, the backtrace of the code the checkpoint\n"
+		"             signal interrupted, unwound from the image (and the files it\n"
+		"             maps) with libunwind: frame, ip, function+offset, file\n\n"
 		"Exit status: 0; 4 the image is missing, truncated, corrupt or for another\n"
 		"machine (the message names the file and the section); 2 bad usage.\n",
 	.exec = inspect_exec,
@@ -88,6 +92,14 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+static void json_str_or_null(const char *s)
+{
+	if (*s)
+		json_str(s);
+	else
+		printf("null");
+}
+
 static uint64_t stored_pages(const struct zap_img *img, const struct zap_img_region *r)
 {
 	uint64_t n = 0;
@@ -96,7 +108,42 @@ static uint64_t stored_pages(const struct zap_img *img, const struct zap_img_reg
 	return n;
 }
 
-static void print_proc_text(const struct zap_img *img)
+static void print_stack_text(const struct zap_img *img, const struct zap_img_thread *t)
+{
+	struct zap_frame f[ZAP_STACK_MAX];
+	char why[512], fn[300];
+	int n = zap_stack_unwind(img, t, f, ZAP_STACK_MAX, why, sizeof(why));
+	for (int i = 0; i < n; i++) {
+		snprintf(fn, sizeof(fn), f[i].function[0] ? "%s+%#llx" : "??", f[i].function,
+			 (unsigned long long)f[i].offset);
+		printf("      #%-2d 0x%012llx %-32s %s\n", i, (unsigned long long)f[i].ip, fn,
+		       f[i].file[0] ? f[i].file : "?");
+	}
+	if (why[0])
+		printf("      (%s)\n", why);
+}
+
+static void print_stack_json(const struct zap_img *img, const struct zap_img_thread *t)
+{
+	struct zap_frame f[ZAP_STACK_MAX];
+	char why[512];
+	int n = zap_stack_unwind(img, t, f, ZAP_STACK_MAX, why, sizeof(why));
+	printf(",\"stack\":[");
+	for (int i = 0; i < n; i++) {
+		printf("%s{\"ip\":%llu,\"function\":", i ? "," : "", (unsigned long long)f[i].ip);
+		json_str_or_null(f[i].function);
+		printf(",\"offset\":%llu,\"file\":", (unsigned long long)f[i].offset);
+		json_str_or_null(f[i].file);
+		putchar('}');
+	}
+	putchar(']');
+	if (why[0]) {
+		printf(",\"stack_error\":");
+		json_str(why);
+	}
+}
+
+static void print_proc_text(const struct zap_img *img, int stacks)
 {
 	const struct zap_img_proc *p = img->proc;
 	char a[32], b[32];
@@ -111,6 +158,8 @@ static void print_proc_text(const struct zap_img *img)
 		       t->flags & ZAP_THREAD_LEADER ? " leader" : "       ", (unsigned long long)t->fs_base,
 		       (unsigned long long)t->ctx.rip, (unsigned long long)t->sigmask,
 		       t->rseq_len ? "  rseq" : "");
+		if (stacks)
+			print_stack_text(img, t);
 	}
 	uint64_t total = 0, stored = 0;
 	printf("  memory: %u regions\n", img->nregions);
@@ -162,7 +211,7 @@ static void print_proc_text(const struct zap_img *img)
 	}
 }
 
-static void print_proc_json(const struct zap_img *img)
+static void print_proc_json(const struct zap_img *img, int stacks)
 {
 	const struct zap_img_proc *p = img->proc;
 	printf("{\"pid\":%d,\"ppid\":%d,\"comm\":", p->pid, p->ppid);
@@ -174,9 +223,12 @@ static void print_proc_json(const struct zap_img *img)
 	printf(",\"threads\":[");
 	for (uint32_t i = 0; i < img->nthreads; i++) {
 		const struct zap_img_thread *t = &img->threads[i];
-		printf("%s{\"tid\":%d,\"main\":%s,\"fs_base\":%llu,\"rip\":%llu}", i ? "," : "", t->tid,
+		printf("%s{\"tid\":%d,\"main\":%s,\"fs_base\":%llu,\"rip\":%llu", i ? "," : "", t->tid,
 		       t->flags & ZAP_THREAD_MAIN ? "true" : "false", (unsigned long long)t->fs_base,
 		       (unsigned long long)t->ctx.rip);
+		if (stacks)
+			print_stack_json(img, t);
+		putchar('}');
 	}
 	printf("],\"regions\":[");
 	for (uint32_t i = 0; i < img->nregions; i++) {
@@ -203,13 +255,15 @@ static void print_proc_json(const struct zap_img *img)
 
 static int inspect_exec(int argc, char **argv)
 {
-	int json = 0, verify = 0;
+	int json = 0, verify = 0, stacks = 0;
 	const char *image = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = 1;
 		else if (!strcmp(argv[i], "--verify"))
 			verify = 1;
+		else if (!strcmp(argv[i], "--stacks"))
+			stacks = 1;
 		else if (argv[i][0] == '-' || image)
 			return zap_usage(&zap_cmd_inspect);
 		else
@@ -272,9 +326,9 @@ static int inspect_exec(int argc, char **argv)
 		if (json) {
 			if (m)
 				putchar(',');
-			print_proc_json(&proc);
+			print_proc_json(&proc, stacks);
 		} else {
-			print_proc_text(&proc);
+			print_proc_text(&proc, stacks);
 		}
 		free_img(&proc);
 		if (rc)
