@@ -556,18 +556,26 @@ out:
 }
 
 static volatile sig_atomic_t forward_sig;
-static void on_forward(int sig) { forward_sig = sig; }
+/* TERM and HUP are passed on; INT and QUIT only when somebody sent them to
+ * us alone (kill), since the terminal sends them to the program already. */
+static void on_forward(int sig, siginfo_t *info, void *uc)
+{
+	(void)uc;
+	if ((sig == SIGINT || sig == SIGQUIT) && info->si_code != SI_USER && info->si_code != SI_QUEUE)
+		return;
+	forward_sig = sig;
+}
 
 int zap_pod_wait(const char *pod, pid_t child, double interval_s)
 {
-	/* ^C reaches the program through the terminal; TERM and HUP we pass on */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_forward;
+	sa.sa_sigaction = on_forward;
+	sa.sa_flags = SA_SIGINFO;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
 	double next = interval_s > 0 ? now_s() + interval_s : 0;
 	int st;
 	for (;;) {
