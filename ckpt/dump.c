@@ -95,7 +95,9 @@ int zap_dump_process(struct zap_dump *d)
 	d->img_fd = -1;
 	int rc = dump_setup(d);
 	if (rc == 0) {
-		long fd = z_open(d->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		/* no O_TRUNC: a spare's pages are written over, not freed and
+		 * allocated again; zap_imgw_finish sets the final size */
+		long fd = z_open(d->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0)
 			rc = zap_dump_error(d, "cannot create %s: %s", d->path, zap_strerror(fd));
 		else

@@ -44,11 +44,56 @@ long zap_imgdir_remove(const char *dir)
 	return zsys3(SYS_unlinkat, ZAT_FDCWD, dir, Z_AT_REMOVEDIR);
 }
 
+/* In a reused spare, the process file becomes "<pid>.img" (the spare may
+ * come from a process that had another pid); other files go. */
+static void adopt_spare(const char *dir, int pid)
+{
+	long dfd = z_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dfd < 0)
+		return;
+	char buf[4096], mine[32];
+	int kept = 0;
+	zap_fmt(mine, sizeof(mine), "%d.img", pid);
+	for (;;) {
+		long n = zsys3(SYS_getdents64, dfd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (long at = 0; at < n;) {
+			struct zk_dirent64 *e = (struct zk_dirent64 *)(buf + at);
+			at += e->reclen;
+			if (!strcmp(e->name, ".") || !strcmp(e->name, "..") || !strcmp(e->name, "pod.img"))
+				continue;
+			if (!kept && e->name[0] >= '0' && e->name[0] <= '9') {
+				kept = 1;
+				if (strcmp(e->name, mine))
+					zsys4(SYS_renameat, dfd, e->name, dfd, mine);
+			} else {
+				zsys3(SYS_unlinkat, dfd, e->name, 0);
+			}
+		}
+	}
+	z_close((int)dfd);
+}
+
 long zap_imgdir_begin(const char *final, char *tmp, size_t tmplen)
 {
-	zap_fmt(tmp, tmplen, "%s.tmp-%d", final, (int)z_getpid());
+	int pid = (int)z_getpid();
+	char spare[1100];
+	zap_fmt(tmp, tmplen, "%s.tmp-%d", final, pid);
+	zap_fmt(spare, sizeof(spare), "%s.spare", final);
 	zap_imgdir_remove(tmp); /* left by a checkpoint that was killed */
+	if (zsys4(SYS_renameat, ZAT_FDCWD, spare, ZAT_FDCWD, tmp) == 0) {
+		adopt_spare(tmp, pid);
+		return 1;
+	}
 	return zsys3(SYS_mkdirat, ZAT_FDCWD, tmp, 0700);
+}
+
+long zap_imgdir_keep_spare(const char *old, const char *final)
+{
+	char spare[1100];
+	zap_fmt(spare, sizeof(spare), "%s.spare", final);
+	return zsys4(SYS_renameat, ZAT_FDCWD, old, ZAT_FDCWD, spare);
 }
 
 long zap_imgdir_write_pod(const char *tmp, const struct zap_img_pod *pod,

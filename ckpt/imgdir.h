@@ -5,8 +5,14 @@
 
 #include "zap/image.h"
 
-/* Makes "<final>.tmp-<pid>" (cleaning a stale one) and names it in tmp. */
+/* Makes "<final>.tmp-<pid>" (cleaning a stale one) and names it in tmp.
+ * When "<final>.spare" exists (the image before the last one, kept by
+ * zap_imgdir_keep_spare) it becomes tmp, and returns 1: writing over its
+ * file's pages is several times faster than allocating new ones
+ * (docs/design-notes.md, "the spare image").  0 for a new directory. */
 long zap_imgdir_begin(const char *final, char *tmp, size_t tmplen);
+/* Keeps a replaced image (at old) as "<final>.spare" for the next one. */
+long zap_imgdir_keep_spare(const char *old, const char *final);
 /* Writes tmp/pod.img. */
 long zap_imgdir_write_pod(const char *tmp, const struct zap_img_pod *pod,
 			  const struct zap_img_member *members);

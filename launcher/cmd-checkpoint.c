@@ -14,7 +14,7 @@ static int checkpoint_exec(int argc, char **argv);
 
 const struct zap_cmd zap_cmd_checkpoint = {
 	.name = "checkpoint",
-	.args = "[--kill] [-o DIR] [--timeout SECS] NAME|PID",
+	.args = "[--kill] [--no-spare] [-o DIR] [--timeout SECS] NAME|PID",
 	.summary = "write an image of a running pod",
 	.help = "Stops every thread of the pod's process at one barrier, writes its image\n"
 		"and lets it run on (or stops it, with --kill).  The image is a directory;\n"
@@ -23,6 +23,10 @@ const struct zap_cmd zap_cmd_checkpoint = {
 		"Options:\n"
 		"  -o DIR           write the image to DIR (default: the pod's state directory)\n"
 		"  --kill           stop the program once the image is written\n"
+		"  --no-spare       do not keep the replaced image as DIR.spare (by default\n"
+		"                   it is kept and the next checkpoint writes over it, which\n"
+		"                   is several times faster than writing new files, at the\n"
+		"                   cost of twice the space)\n"
 		"  --timeout SECS   give up waiting after SECS seconds (default 600)\n\n"
 		"Exit status: 0 written; 1 failed (stderr says why); 2 bad usage;\n"
 		"5 no such pod or process under zap.\n",
@@ -66,6 +70,8 @@ static int checkpoint_exec(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--kill")) {
 			kill_after = 1;
+		} else if (!strcmp(argv[i], "--no-spare")) {
+			zap_no_spare = 1;
 		} else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc) {
 			out = argv[++i];
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {

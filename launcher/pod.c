@@ -370,6 +370,8 @@ int zap_result_read(const char *pod, struct zap_result *res)
 	return 0;
 }
 
+int zap_no_spare;
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -458,8 +460,8 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	uint64_t id = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	snprintf(req, sizeof(req), "id=%llu\nkill=%d\nout=%s\n", (unsigned long long)id, kill_after,
-		 out ? out : "");
+	snprintf(req, sizeof(req), "id=%llu\nkill=%d\nspare=%d\nout=%s\n", (unsigned long long)id,
+		 kill_after, !zap_no_spare, out ? out : "");
 	snprintf(path, sizeof(path), "%s/%s", dir, ZAP_POD_REQUEST);
 	int rc = -1, ino = -1;
 	if (write_small(path, req) < 0) {
@@ -601,6 +603,9 @@ int zap_pod_wait(const char *pod, pid_t child, double interval_s)
 		}
 	}
 	char path[PATH_MAX];
+	zap_pod_dir(pod, path, sizeof(path));
+	strncat(path, "/" ZAP_POD_IMAGE ".spare", sizeof(path) - strlen(path) - 1);
+	zap_imgdir_remove(path); /* no next checkpoint will write over it */
 	zap_pod_dir(pod, path, sizeof(path));
 	strncat(path, "/" ZAP_POD_PID, sizeof(path) - strlen(path) - 1);
 	unlink(path);

@@ -56,6 +56,9 @@ struct zap_result {
 };
 int zap_result_read(const char *pod, struct zap_result *res);
 
+/* Set by `zap checkpoint --no-spare`: do not keep the replaced image. */
+extern int zap_no_spare;
+
 /* Asks the pod's process to checkpoint and waits (bounded) for its answer. */
 int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill, double timeout_s,
 		       struct zap_result *res);

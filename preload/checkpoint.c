@@ -43,6 +43,7 @@ static struct {
 struct request {
 	uint64_t id;
 	int kill;
+	int spare; /* keep the replaced image for the next checkpoint to write over */
 	char out[1024];
 };
 
@@ -65,6 +66,7 @@ static void read_request(struct request *rq)
 {
 	char path[768], buf[2048];
 	memset(rq, 0, sizeof(*rq));
+	rq->spare = 1;
 	zap_fmt(path, sizeof(path), "%s/%s", zap_self.pod_dir, ZAP_POD_REQUEST);
 	if (zap_read_file(path, buf, sizeof(buf)) > 0) {
 		zsys3(SYS_unlinkat, ZAT_FDCWD, path, 0);
@@ -78,6 +80,8 @@ static void read_request(struct request *rq)
 				rq->id = zap_parse_dec(&v);
 			} else if (zap_startswith(p, "kill=")) {
 				rq->kill = p[5] == '1';
+			} else if (zap_startswith(p, "spare=")) {
+				rq->spare = p[6] == '1';
 			} else if (zap_startswith(p, "out=")) {
 				zap_fmt(rq->out, sizeof(rq->out), "%s", p + 4);
 			}
@@ -278,9 +282,10 @@ static long write_image(void *arg)
 		zap_imgdir_remove(tmp);
 		return -1;
 	}
-	/* freeing a big old image takes a while: `zap checkpoint` does it once
-	 * we run again; a checkpoint by signal alone leaves it for the next one */
-	if (e == 1)
+	/* the replaced image: kept as the next checkpoint's spare, or, when the
+	 * process ends or wants no spare, freed by `zap checkpoint` once we run
+	 * again (a checkpoint by signal alone leaves it for the next one) */
+	if (e == 1 && !(job->rq.spare && !job->rq.kill && zap_imgdir_keep_spare(tmp, job->rq.out) == 0))
 		zap_fmt(job->old, sizeof(job->old), "%s", tmp);
 	return 0;
 }
