@@ -103,9 +103,8 @@ void zap_thread_capture(struct zap_img_thread *t, const struct zap_thread_layout
 
 /* ---- restore ---- */
 
-/* clone(flags, stack, ptid, ctid, tls) whose child calls fn(arg) on the new
- * stack; the child never returns here. */
-long zap_clone_thread(unsigned long flags, void *stack_top, void (*fn)(void *), void *arg);
+/* clone(flags, stack, ptid = ctid, ctid, tls = 0) whose child calls fn(arg)
+ * on the new stack and then exits; the child never returns here. */
 __asm__(".text\n"
 	".globl zap_clone_thread\n"
 	".type zap_clone_thread,@function\n"
@@ -114,9 +113,9 @@ __asm__(".text\n"
 	"	sub $16, %rsi\n"
 	"	mov %rdx, 0(%rsi)\n"  /* fn */
 	"	mov %rcx, 8(%rsi)\n"  /* arg */
-	"	xor %edx, %edx\n"
-	"	xor %r10d, %r10d\n"
-	"	xor %r8d, %r8d\n"
+	"	mov %r8, %rdx\n"      /* parent_tid */
+	"	mov %r8, %r10\n"      /* child_tid */
+	"	xor %r8d, %r8d\n"     /* tls */
 	"	mov $56, %eax\n"      /* SYS_clone */
 	"	syscall\n"
 	"	test %rax, %rax\n"
@@ -208,7 +207,7 @@ void zap_thread_resume_all(struct zap_restore *r)
 		}
 		unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
 				      CLONE_SYSVSEM;
-		long e = zap_clone_thread(flags, (char *)a + per, (void (*)(void *))thread_finish, a);
+		long e = zap_clone_thread(flags, (char *)a + per, (void (*)(void *))thread_finish, a, NULL);
 		if (e < 0) {
 			zap_restore_error(r, "cannot create thread %d (%s)", img->threads[i].tid, zap_strerror(e));
 			z_exit_group(1); /* ZAP_EXIT_FAIL */

@@ -21,6 +21,14 @@ struct zap_thread_layout {
  * at the point it wants to come back to). */
 void zap_thread_capture(struct zap_img_thread *t, const struct zap_thread_layout *lay);
 
+/* Starts a thread of this process that runs fn(arg) on stack_top, with no
+ * thread-local storage of its own (it must make raw system calls only) and
+ * every signal blocked if the caller's are; it exits when fn returns.  With
+ * ctid, the kernel stores its tid there and clears it (and wakes a futex
+ * waiter) when it exits.  Returns the tid or -errno. */
+long zap_clone_thread(unsigned long flags, void *stack_top, void (*fn)(void *), void *arg,
+		      int *ctid);
+
 /* Calls fn(arg) on another stack and returns its result: the checkpoint
  * leader writes the image on a stack of its own, whatever the size of the
  * thread's, and the restorer leaves its first stack before unmapping it. */
