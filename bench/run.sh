@@ -146,9 +146,11 @@ bench_zap() { # size reps
 	img=
 	progress "zap, $s MiB: 1 + $n checkpoints"
 	# run 0 is the first checkpoint of the program: reported on its own
-	# (fresh memory is much dearer on this VM than memory freed a moment ago)
+	# (fresh memory is much dearer on this VM than memory freed a moment ago).
+	# All go to one directory, as periodic checkpoints do: from the third on
+	# zap writes over the image before last (DIR.spare) instead of new files.
 	for i in $(seq 0 "$n"); do
-		dir=$WORK/img-zap-$s-$i
+		dir=$WORK/img-zap-$s
 		pre=; [ "$i" = 0 ] && pre=first_
 		r=$("$ZB" time "$STEP_S" "$ZAP" checkpoint --timeout $((STEP_S - 5)) -o "$dir" "$pod" 2>>"$LOG")
 		if [ "$(echo "$r" | cut -d' ' -f2)" != 0 ]; then
@@ -161,8 +163,6 @@ bench_zap() { # size reps
 		add zap "$s" "${pre}stop_us" "$(sed -n 's/^stop_usec=//p' "$res")"
 		add zap "$s" bytes "$(sed -n 's/^bytes=//p' "$res")"
 		add zap "$s" image_bytes "$(du -sb "$dir" | cut -f1)"
-		# keep one image: removing a GiB of tmpfs is not part of the next run
-		[ -n "$img" ] && rm -rf "$img"
 		img=$dir
 		sleep 0.1
 	done
@@ -190,7 +190,7 @@ bench_zap() { # size reps
 		add zap "$s" scan_us "$(kv "$r" scan_us)"
 		sleep 0.1
 	done
-	rm -rf "$img"
+	rm -rf "$img" "$img.spare"
 }
 
 # ---- DMTCP (only when installed; untested on the machine this was written on) ----

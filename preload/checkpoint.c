@@ -366,7 +366,14 @@ static void leader(void *uc)
 			release_followers();
 			return;
 		}
+		/* the kernel writes our rseq area whenever we move between CPUs,
+		 * which would change memory between its checksum and its copy:
+		 * let go of it while we write (the restorer registers it again) */
+		if (me->rseq_len)
+			zsys4(SYS_rseq, me->rseq_addr, me->rseq_len, 1 /* UNREGISTER */, me->rseq_sig);
 		long r = zap_call_on_stack(write_image, job, (void *)job->stack_hi);
+		if (me->rseq_len)
+			zsys4(SYS_rseq, me->rseq_addr, me->rseq_len, 0, me->rseq_sig);
 		write_result(&job->rq, r == 0, job->d.err, &job->d.stats, stop_usec, job->d.warnings,
 			     job->old);
 		if (r == 0 && job->rq.kill)
