@@ -389,19 +389,27 @@ int zap_mem_collect(struct zap_dump *d)
 /* The checksums of the runs, computed by a second thread while the leader
  * writes: on two cores a checkpoint then takes as long as the kernel's copy
  * into the image, not that plus a pass over the memory (design-notes,
- * "checkpoint speed").  Every other thread is parked, so memory is still. */
+ * "checkpoint speed").  Every other thread of the process is parked in the
+ * kernel and the leader touches only memory left out of the image, so
+ * private memory holds still.  Shared memory may not (another process can
+ * write it): its runs are copied through a buffer and summed there. */
 struct sum_job {
-	struct zap_img_run *runs;
-	uint32_t nruns;
+	const struct zap_dump *d;
 	int tid; /* the kernel clears it when the thread exits */
 };
+
+static int bounced(const struct zap_img_region *reg) { return reg->flags & ZAP_REG_SHARED; }
 
 static void sum_runs(void *arg)
 {
 	struct sum_job *job = arg;
-	for (uint32_t i = 0; i < job->nruns; i++) {
-		struct zap_img_run *run = &job->runs[i];
-		run->sum = zap_sum_pages((const void *)run->addr, run->npages * ZAP_PAGE, run->addr);
+	const struct zap_dump *d = job->d;
+	for (uint32_t i = 0; i < d->nregions; i++) {
+		const struct zap_img_region *reg = &d->regions[i];
+		for (uint32_t k = 0; k < reg->nruns && !bounced(reg); k++) {
+			struct zap_img_run *run = &d->runs[reg->first_run + k];
+			run->sum = zap_sum_pages((const void *)run->addr, run->npages * ZAP_PAGE, run->addr);
+		}
 	}
 }
 
@@ -414,8 +422,7 @@ static int sum_start(struct zap_dump *d, struct sum_job *job)
 	char *stack = stored >= 256 ? zap_scratch_alloc(&d->scratch, STACK) : NULL;
 	if (!stack) /* small: not worth a thread */
 		return 0;
-	job->runs = d->runs;
-	job->nruns = d->nruns;
+	job->d = d;
 	unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
 			      CLONE_SYSVSEM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
 	return zap_clone_thread(flags, stack + STACK, sum_runs, job, &job->tid) > 0;
@@ -444,11 +451,42 @@ static int set_readable(struct zap_dump *d, int readable)
 	return 0;
 }
 
+enum { WRITE_CHUNK = 1 << 20 };
+
+/* One run: its pages go to *cursor; summed here unless the helper does. */
+static int write_run(struct zap_dump *d, const struct zap_img_region *reg, struct zap_img_run *run,
+		     uint64_t *cursor, int helper, char *bounce)
+{
+	uint64_t len = run->npages * ZAP_PAGE, sum = run->addr;
+	run->data_off = *cursor;
+	for (uint64_t done = 0; done < len; done += WRITE_CHUNK) {
+		uint64_t n = len - done < WRITE_CHUNK ? len - done : WRITE_CHUNK;
+		const char *src = (const char *)(run->addr + done);
+		if (bounced(reg)) { /* a stable copy, so that sum and bytes agree */
+			memcpy(bounce, src, n);
+			src = bounce;
+		}
+		if (!helper || bounced(reg)) /* summed just before the copy, in cache */
+			sum = zap_sum_pages(src, n, sum);
+		long r = z_pwrite_all(d->img_fd, src, n, *cursor + done);
+		if (r < 0)
+			return zap_dump_error(d, "writing pages at %lx: %s", (unsigned long)run->addr,
+					      zap_strerror(r));
+	}
+	if (!helper || bounced(reg))
+		run->sum = sum;
+	*cursor += len;
+	d->stats.bytes_written += len;
+	return 0;
+}
+
 /* Writes every run's pages, page aligned, from *cursor on, in the order of
  * the runs. */
 int zap_mem_write_pages(struct zap_dump *d, uint64_t *cursor)
 {
-	enum { CHUNK = 1 << 20 };
+	char *bounce = zap_scratch_alloc(&d->scratch, WRITE_CHUNK);
+	if (!bounce)
+		return zap_dump_error(d, "out of scratch memory");
 	if (set_readable(d, 1) < 0) {
 		set_readable(d, 0);
 		return -1;
@@ -456,26 +494,10 @@ int zap_mem_write_pages(struct zap_dump *d, uint64_t *cursor)
 	struct sum_job job = {0};
 	int helper = sum_start(d, &job);
 	int rc = 0;
-	for (uint32_t k = 0; k < d->nruns && rc == 0; k++) {
-		struct zap_img_run *run = &d->runs[k];
-		uint64_t len = run->npages * ZAP_PAGE, sum = run->addr;
-		run->data_off = *cursor;
-		for (uint64_t done = 0; done < len; done += CHUNK) {
-			uint64_t n = len - done < CHUNK ? len - done : CHUNK;
-			const char *src = (const char *)(run->addr + done);
-			if (!helper) /* summed just before the copy, while in cache */
-				sum = zap_sum_pages(src, n, sum);
-			long r = z_pwrite_all(d->img_fd, src, n, *cursor + done);
-			if (r < 0) {
-				rc = zap_dump_error(d, "writing pages at %lx: %s", (unsigned long)run->addr,
-						    zap_strerror(r));
-				break;
-			}
-		}
-		if (!helper)
-			run->sum = sum;
-		*cursor += len;
-		d->stats.bytes_written += len;
+	for (uint32_t i = 0; i < d->nregions && rc == 0; i++) {
+		const struct zap_img_region *reg = &d->regions[i];
+		for (uint32_t k = 0; k < reg->nruns && rc == 0; k++)
+			rc = write_run(d, reg, &d->runs[reg->first_run + k], cursor, helper, bounce);
 	}
 	if (helper)
 		sum_wait(&job);

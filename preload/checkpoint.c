@@ -221,8 +221,10 @@ static void follower(void *uc)
 		__atomic_add_fetch(&ck.restored, 1, __ATOMIC_RELEASE);
 		futex_wake_all(&ck.restored);
 	}
+	/* no timeout: a thread that woke up would write to its stack and maybe
+	 * its rseq area while the leader checksums and copies them */
 	while (load(&ck.release) == gen)
-		futex_wait_ms(&ck.release, gen, 1000);
+		zsys4(SYS_futex, &ck.release, Z_FUTEX_WAIT | Z_FUTEX_PRIVATE, gen, 0);
 }
 
 /* ---- the leader ---- */
