@@ -104,8 +104,11 @@ static int classify_fd(struct zap_dump *d, int fd, struct zap_img_fd *f)
 	} else {
 		f->kind = ZAP_FD_CLOSED_ON_RESTORE; /* pipe, socket, anon inode … */
 		size_t at = strlen(d->warnings);
-		zap_fmt(d->warnings + at, sizeof(d->warnings) - at, "%sfd %d (%s) comes back as /dev/null",
-			at ? "; " : "", fd, target);
+		if (at + 80 < sizeof(d->warnings))
+			zap_fmt(d->warnings + at, sizeof(d->warnings) - at,
+				"%sfd %d (%s) comes back as /dev/null", at ? "; " : "", fd, target);
+		else if (!strstr(d->warnings, "; more fds"))
+			zap_fmt(d->warnings + at, sizeof(d->warnings) - at, "; more fds too");
 	}
 	f->path_str = zap_dump_string(d, target);
 	return 0;

@@ -75,7 +75,7 @@ static void region_desc(const struct zap_img *img, const struct zap_img_region *
 	if (!what && r->path_str)
 		what = zap_img_str(img, r->path_str);
 	snprintf(buf, n, "%s%s", what ? what : (r->flags & ZAP_REG_SHARED ? "[shared anon]" : "[anon]"),
-		 r->flags & ZAP_REG_DELETED ? " (deleted)" : "");
+		 r->flags & ZAP_REG_DELETED ? " (stored whole)" : "");
 }
 
 static void json_str(const char *s)

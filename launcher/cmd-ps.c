@@ -98,7 +98,7 @@ static int ps_exec(int argc, char **argv)
 		struct dirent *e;
 		while (d && (e = readdir(d))) {
 			pid_t pid = (pid_t)atoi(e->d_name);
-			if (pid <= 0 || kill(pid, 0) < 0)
+			if (pid <= 0 || !zap_pod_member_alive(pid, pod))
 				continue;
 			char state, cmd[1024];
 			proc_info(pid, &state, cmd, sizeof(cmd));

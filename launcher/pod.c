@@ -109,7 +109,7 @@ static int write_small(const char *path, const char *data)
 
 /* A pid is the pod's while it lives and still carries the pod in its
  * environment (pids are reused). */
-static int pid_in_pod(pid_t pid, const char *pod)
+int zap_pod_member_alive(pid_t pid, const char *pod)
 {
 	if (pid <= 0 || kill(pid, 0) < 0)
 		return 0;
@@ -153,7 +153,7 @@ pid_t zap_pod_pid(const char *pod)
 	if (read_small(path, buf, sizeof(buf)) <= 0)
 		return 0;
 	pid_t pid = (pid_t)atoi(buf);
-	return pid_in_pod(pid, pod) ? pid : 0;
+	return zap_pod_member_alive(pid, pod) ? pid : 0;
 }
 
 int zap_pod_signal(const char *pod)
@@ -267,7 +267,7 @@ int zap_pod_resolve(const char *what, char *pod, size_t n, pid_t *pid)
 			continue;
 		char member[PATH_MAX + 600];
 		snprintf(member, sizeof(member), "%s/%s/%s/%d", dir, e->d_name, ZAP_POD_MEMBERS, (int)want);
-		if (access(member, F_OK) == 0 && pid_in_pod(want, e->d_name)) {
+		if (access(member, F_OK) == 0 && zap_pod_member_alive(want, e->d_name)) {
 			snprintf(pod, n, "%s", e->d_name);
 			*pid = want;
 			closedir(d);
@@ -384,9 +384,19 @@ static double now_s(void)
  * load and after a restore, when its pages are no longer a mapped file). */
 static int has_preload(const char *pod, pid_t pid)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], registered[PATH_MAX], now[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/pods/%s/%s/%d", zap_home(), pod, ZAP_POD_MEMBERS, (int)pid);
-	return access(path, F_OK) == 0;
+	int n = read_small(path, registered, sizeof(registered));
+	if (n < 0)
+		return 0;
+	/* the preload wrote the executable it ran in; a later exec of a
+	 * program it could not enter changed that */
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	ssize_t k = readlink(path, now, sizeof(now) - 1);
+	if (n == 0 || k < 0)
+		return 1; /* cannot tell */
+	now[k] = 0;
+	return strcmp(now, registered) == 0;
 }
 
 /* Live members of the pod besides pid, listed into buf; returns how many. */
@@ -401,7 +411,7 @@ static int other_members(const char *pod, pid_t pid, char *buf, size_t n)
 	buf[0] = 0;
 	while (d && (e = readdir(d))) {
 		pid_t m = (pid_t)atoi(e->d_name);
-		if (m <= 0 || m == pid || !pid_in_pod(m, pod))
+		if (m <= 0 || m == pid || !zap_pod_member_alive(m, pod))
 			continue;
 		char one[16];
 		snprintf(one, sizeof(one), "%s%d", count ? ", " : "", (int)m);
@@ -440,11 +450,33 @@ static void show_progress(const char *final, pid_t pid, uint64_t total, double e
 		(double)done / 1048576, (double)total / 1048576, elapsed);
 }
 
+static void progress_clear(int *shown)
+{
+	if (*shown)
+		fprintf(stderr, "\r%*s\r", 70, "");
+	*shown = 0;
+}
+
 int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_after, double timeout_s,
 		       struct zap_result *res)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 32], req[PATH_MAX + 128];
 	zap_pod_dir(pod, dir, sizeof(dir));
+	if (!has_preload(pod, pid)) {
+		zap_err("process %d does not have zap's preload loaded (a static binary, a setuid "
+			"program, or one that dropped LD_PRELOAD before exec): it cannot be checkpointed",
+			(int)pid);
+		return -1;
+	}
+	char others[256];
+	int n = other_members(pod, pid, others, sizeof(others));
+	if (n > 0) {
+		zap_err("pod '%s' has %d more process%s (pid %s); checkpointing several processes "
+			"together is not supported yet (docs/limitations.md)",
+			pod, n, n == 1 ? "" : "es", others);
+		return -1;
+	}
+
 	/* one checkpoint of a pod at a time */
 	snprintf(path, sizeof(path), "%s/lock", dir);
 	int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -466,20 +498,6 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 	int rc = -1, ino = -1;
 	if (write_small(path, req) < 0) {
 		zap_err("cannot write %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!has_preload(pod, pid)) {
-		zap_err("process %d does not have zap's preload loaded (a static binary, a setuid "
-			"program, or one that dropped LD_PRELOAD before exec): it cannot be checkpointed",
-			(int)pid);
-		goto out;
-	}
-	char others[256];
-	int n = other_members(pod, pid, others, sizeof(others));
-	if (n > 0) {
-		zap_err("pod '%s' has %d more process%s (pid %s); checkpointing several processes "
-			"together is not supported yet (docs/limitations.md)",
-			pod, n, n == 1 ? "" : "es", others);
 		goto out;
 	}
 	int sig = zap_pod_signal(pod);
@@ -509,11 +527,13 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 			shown = 1;
 		}
 		if (kill(pid, 0) < 0 && !(zap_result_read(pod, res) == 0 && res->id == id)) {
+			progress_clear(&shown);
 			zap_err("process %d ended before it finished the checkpoint", (int)pid);
 			unlink(path);
 			goto out;
 		}
 		if (now_s() > deadline) {
+			progress_clear(&shown);
 			zap_err("no answer from process %d within %.0f s (is it stopped, or not under zap?)",
 				(int)pid, timeout_s);
 			unlink(path);
@@ -530,8 +550,7 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 			usleep(20000);
 		}
 	}
-	if (shown)
-		fprintf(stderr, "\r%*s\r", 70, "");
+	progress_clear(&shown);
 	if (!res->ok) {
 		zap_err("checkpoint of pod '%s' failed: %s", pod, res->error);
 		goto out;

@@ -34,6 +34,8 @@ int zap_pod_name_ok(const char *name);
 /* Creates the pod's state directory; fails if a live pod has the name. */
 int zap_pod_create(const char *pod, char *const argv[]);
 pid_t zap_pod_pid(const char *pod);          /* main pid if alive, else 0 */
+/* pid lives, is no zombie, and belongs to the pod (pids are reused). */
+int zap_pod_member_alive(pid_t pid, const char *pod);
 int zap_pod_set_pid(const char *pod, pid_t pid);
 int zap_pod_signal(const char *pod);         /* the pod's checkpoint signal */
 int zap_pod_set_signal(const char *pod, int sig);

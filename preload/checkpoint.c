@@ -360,7 +360,7 @@ static void leader(void *uc)
 	} else {
 		if (zap_timers_before_dump())
 			zap_fmt(job->d.warnings, sizeof(job->d.warnings),
-				"timers made with SIGEV_THREAD do not come back");
+				"some POSIX timers (SIGEV_THREAD, or beyond 256) do not come back");
 		zap_self.generation++;
 		if (zap_ctx_save(&me->ctx) != 0) {
 			/* restored: the job memory is gone with the old process */

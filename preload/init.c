@@ -8,6 +8,7 @@
 #include "zap/common.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -61,8 +62,11 @@ static void read_settings(void)
 		zap_fmt(zap_self.pod, sizeof(zap_self.pod), "pid-%d", (int)getpid());
 	zap_fmt(zap_self.pod_dir, sizeof(zap_self.pod_dir), "%s/pods/%s", zap_self.home, zap_self.pod);
 	Dl_info info;
+	/* canonical, as /proc/self/maps names it (LD_PRELOAD may hold "..") */
+	char real[PATH_MAX];
 	if (dladdr((void *)read_settings, &info) && info.dli_fname)
-		zap_fmt(zap_self.lib_path, sizeof(zap_self.lib_path), "%s", info.dli_fname);
+		zap_fmt(zap_self.lib_path, sizeof(zap_self.lib_path), "%s",
+			realpath(info.dli_fname, real) ? real : info.dli_fname);
 }
 
 /* $ZAP_HOME/pods/<pod>/members/<pid>: how `zap ps` and `zap checkpoint PID`
@@ -73,9 +77,17 @@ void zap_pod_register_member(void)
 	zap_fmt(path, sizeof(path), "%s/%s", zap_self.pod_dir, ZAP_POD_MEMBERS);
 	zsys3(SYS_mkdirat, ZAT_FDCWD, path, 0755);
 	zap_fmt(path, sizeof(path), "%s/%s/%d", zap_self.pod_dir, ZAP_POD_MEMBERS, (int)z_getpid());
-	long fd = z_open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd >= 0)
+	/* it holds the executable we run in: a process that later execs a
+	 * program the preload cannot enter (static, setuid) keeps its pid, and
+	 * `zap checkpoint` tells it by the changed executable */
+	char exe[4096];
+	long n = z_readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	long fd = z_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		if (n > 0)
+			z_pwrite_all((int)fd, exe, (size_t)n, 0);
 		z_close((int)fd);
+	}
 }
 
 static void after_fork_child(void)

@@ -37,6 +37,7 @@ static struct {
 		struct zk_itimerspec left; /* at the last checkpoint */
 	} t[MAX_TIMERS];
 	int thread_timers; /* SIGEV_THREAD timers we could not keep */
+	int lost;          /* timers beyond MAX_TIMERS */
 } tm;
 
 static void tm_lock(void)
@@ -58,9 +59,11 @@ ZAP_EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *out)
 		return r;
 	}
 	tm_lock();
-	for (int i = 0; i < MAX_TIMERS; i++) {
+	int kept = 0;
+	for (int i = 0; i < MAX_TIMERS && !kept; i++) {
 		if (tm.t[i].used)
 			continue;
+		kept = 1;
 		memset(&tm.t[i], 0, sizeof(tm.t[i]));
 		tm.t[i].used = 1;
 		tm.t[i].id = (int)(intptr_t)*out;
@@ -72,8 +75,9 @@ ZAP_EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *out)
 			tm.t[i].sev.signo = SIGALRM;
 			tm.t[i].sev.value = (uint64_t)tm.t[i].id;
 		}
-		break;
 	}
+	if (!kept) /* the table is full: this one will not come back */
+		tm.lost++;
 	tm_unlock();
 	return r;
 }
@@ -98,7 +102,7 @@ int zap_timers_before_dump(void)
 	for (int i = 0; i < MAX_TIMERS; i++)
 		if (tm.t[i].used)
 			zsys2(SYS_timer_gettime, tm.t[i].id, &tm.t[i].left);
-	return tm.thread_timers;
+	return tm.thread_timers + tm.lost;
 }
 
 /* After a restore, in the leader, before any thread returns to the

@@ -86,3 +86,10 @@ expect 1 "more process" "$ZAP" checkpoint multi
 
 # a bad pod name is a usage error
 expect 2 "bad pod name" "$ZAP" run --pod "a/b" -- true
+
+# a member that exec'd a static program keeps its pid, but not the preload
+start_pod exst "$T/exst.1" -- sh -c "exec $PROGS/counter-static 1000 50"
+wait_for "[ \$(lines $T/exst.1) -ge 2 ]" 10 || fail "no progress"
+expect 1 "does not have zap's preload loaded" "$ZAP" checkpoint exst
+kill -0 "$(cat "$ZAP_HOME/pods/exst/pid")" || fail "the exec'd static program died"
+[ ! -e "$ZAP_HOME/pods/exst/request" ] || fail "a refused checkpoint left its request behind"
