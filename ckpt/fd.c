@@ -17,14 +17,6 @@
 #define Z_KCMP_FILE 0
 #define Z_O_CLOEXEC_FDINFO 02000000
 
-struct zk_dirent {
-	uint64_t ino;
-	int64_t off;
-	unsigned short reclen;
-	unsigned char type;
-	char name[];
-};
-
 static struct zap_img_fd *new_fd(struct zap_dump *d)
 {
 	if (d->nfds == d->fds_cap)
@@ -114,37 +106,32 @@ static int classify_fd(struct zap_dump *d, int fd, struct zap_img_fd *f)
 	return 0;
 }
 
+static int collect_one(int dfd, const char *name, void *arg)
+{
+	struct zap_dump *d = arg;
+	if (name[0] < '0' || name[0] > '9')
+		return 0;
+	const char *p = name;
+	int fd = (int)zap_parse_dec(&p);
+	if (fd == dfd || skip_fd(d, fd))
+		return 0;
+	struct zap_img_fd *f = new_fd(d);
+	if (!f)
+		return zap_dump_error(d, "too many open files (more than %u)", d->fds_cap);
+	f->fd = fd;
+	if (classify_fd(d, fd, f) < 0)
+		d->nfds--; /* closed under us */
+	return 0;
+}
+
 int zap_fd_collect(struct zap_dump *d)
 {
-	long dfd = z_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (dfd < 0)
-		return zap_dump_error(d, "cannot list /proc/self/fd");
-	char buf[8192];
 	int pid = (int)z_getpid();
-	for (;;) {
-		long n = zsys3(SYS_getdents64, dfd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (long at = 0; at < n;) {
-			struct zk_dirent *e = (struct zk_dirent *)(buf + at);
-			at += e->reclen;
-			if (e->name[0] < '0' || e->name[0] > '9')
-				continue;
-			const char *p = e->name;
-			int fd = (int)zap_parse_dec(&p);
-			if (fd == dfd || skip_fd(d, fd))
-				continue;
-			struct zap_img_fd *f = new_fd(d);
-			if (!f) {
-				z_close((int)dfd);
-				return zap_dump_error(d, "too many open files (more than %u)", d->fds_cap);
-			}
-			f->fd = fd;
-			if (classify_fd(d, fd, f) < 0)
-				d->nfds--; /* closed under us */
-		}
-	}
-	z_close((int)dfd);
+	long r = zap_dir_each("/proc/self/fd", collect_one, d);
+	if (r < -1)
+		return zap_dump_error(d, "cannot list /proc/self/fd: %s", zap_strerror(r));
+	if (r == -1)
+		return -1;
 	/* sort by fd so that dup_of always names an fd restored before */
 	for (uint32_t i = 1; i < d->nfds; i++)
 		for (uint32_t k = i; k > 0 && d->fds[k - 1].fd > d->fds[k].fd; k--) {

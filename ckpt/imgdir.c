@@ -13,66 +13,49 @@
 #define Z_RENAME_EXCHANGE 2
 #define Z_AT_REMOVEDIR 0x200
 
-struct zk_dirent64 {
-	uint64_t ino;
-	int64_t off;
-	unsigned short reclen;
-	unsigned char type;
-	char name[];
-};
+static int unlink_one(int dfd, const char *name, void *arg)
+{
+	(void)arg;
+	zsys3(SYS_unlinkat, dfd, name, 0);
+	return 0;
+}
 
 /* Removes the plain files in dir, then dir itself. */
 long zap_imgdir_remove(const char *dir)
 {
-	long dfd = z_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (dfd < 0)
-		return dfd == -2 ? 0 : dfd;
-	char buf[4096];
-	for (;;) {
-		long n = zsys3(SYS_getdents64, dfd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (long at = 0; at < n;) {
-			struct zk_dirent64 *e = (struct zk_dirent64 *)(buf + at);
-			at += e->reclen;
-			if (!strcmp(e->name, ".") || !strcmp(e->name, ".."))
-				continue;
-			zsys3(SYS_unlinkat, dfd, e->name, 0);
-		}
-	}
-	z_close((int)dfd);
+	long r = zap_dir_each(dir, unlink_one, NULL);
+	if (r < 0)
+		return r == -2 ? 0 : r;
 	return zsys3(SYS_unlinkat, ZAT_FDCWD, dir, Z_AT_REMOVEDIR);
 }
 
 /* In a reused spare, the process file becomes "<pid>.img" (the spare may
  * come from a process that had another pid); other files go. */
+struct adopt {
+	char mine[32];
+	int kept;
+};
+
+static int adopt_one(int dfd, const char *name, void *arg)
+{
+	struct adopt *a = arg;
+	if (!strcmp(name, "pod.img"))
+		return 0;
+	if (!a->kept && name[0] >= '0' && name[0] <= '9') {
+		a->kept = 1;
+		if (strcmp(name, a->mine))
+			zsys4(SYS_renameat, dfd, name, dfd, a->mine);
+	} else {
+		zsys3(SYS_unlinkat, dfd, name, 0);
+	}
+	return 0;
+}
+
 static void adopt_spare(const char *dir, int pid)
 {
-	long dfd = z_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (dfd < 0)
-		return;
-	char buf[4096], mine[32];
-	int kept = 0;
-	zap_fmt(mine, sizeof(mine), "%d.img", pid);
-	for (;;) {
-		long n = zsys3(SYS_getdents64, dfd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (long at = 0; at < n;) {
-			struct zk_dirent64 *e = (struct zk_dirent64 *)(buf + at);
-			at += e->reclen;
-			if (!strcmp(e->name, ".") || !strcmp(e->name, "..") || !strcmp(e->name, "pod.img"))
-				continue;
-			if (!kept && e->name[0] >= '0' && e->name[0] <= '9') {
-				kept = 1;
-				if (strcmp(e->name, mine))
-					zsys4(SYS_renameat, dfd, e->name, dfd, mine);
-			} else {
-				zsys3(SYS_unlinkat, dfd, e->name, 0);
-			}
-		}
-	}
-	z_close((int)dfd);
+	struct adopt a = {.kept = 0};
+	zap_fmt(a.mine, sizeof(a.mine), "%d.img", pid);
+	zap_dir_each(dir, adopt_one, &a);
 }
 
 long zap_imgdir_begin(const char *final, char *tmp, size_t tmplen)

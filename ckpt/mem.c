@@ -596,66 +596,48 @@ int zap_mem_check_vdso(struct zap_restore *r)
 	return 0;
 }
 
+/* Moves each VMA inside [from, from + len) to the same offset from `to`,
+ * one mremap per VMA (the block is several VMAs: vvar, vvar_vclock, vdso). */
+static int move_block(struct zap_restore *r, uint64_t from, uint64_t len, uint64_t to)
+{
+	struct zap_lines l;
+	if (zap_lines_open(&l, "/proc/self/maps") < 0)
+		return zap_restore_error(r, "cannot read /proc/self/maps");
+	uint64_t moves[8][2];
+	int n = 0;
+	char *line;
+	while ((line = zap_lines_next(&l)) && n < 8) {
+		struct zap_img_region reg;
+		uint64_t ino;
+		const char *path;
+		if (parse_vma_header(line, &reg, &ino, &path) == 0 && reg.start >= from &&
+		    reg.end <= from + len)
+			moves[n][0] = reg.start, moves[n++][1] = reg.end;
+	}
+	zap_lines_close(&l);
+	for (int i = 0; i < n; i++) {
+		uint64_t vlen = moves[i][1] - moves[i][0], dst = to + (moves[i][0] - from);
+		long e = zsys5(SYS_mremap, moves[i][0], vlen, vlen, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+		if (e < 0 && e > -4096)
+			return zap_restore_error(r, "cannot move the vDSO to %lx (%s)", (unsigned long)dst,
+						 zap_strerror(e));
+	}
+	return 0;
+}
+
 int zap_mem_park_vdso(struct zap_restore *r)
 {
 	uint64_t start, end, vdso;
 	if (find_vdso_block(&start, &end, &vdso) < 0)
 		return zap_restore_error(r, "cannot find this process's vDSO in /proc/self/maps");
-	/* move each VMA of the block separately, keeping their offsets */
-	uint64_t tmp = ZAP_ARENA_END - 0x100000000ull;
-	struct zap_lines l;
-	if (zap_lines_open(&l, "/proc/self/maps") < 0)
-		return zap_restore_error(r, "cannot read /proc/self/maps");
-	uint64_t moves[8][2];
-	int n = 0;
-	char *line;
-	while ((line = zap_lines_next(&l)) && n < 8) {
-		struct zap_img_region reg;
-		uint64_t ino;
-		const char *path;
-		if (parse_vma_header(line, &reg, &ino, &path) == 0 && reg.start >= start && reg.end <= end)
-			moves[n][0] = reg.start, moves[n++][1] = reg.end;
-	}
-	zap_lines_close(&l);
-	for (int i = 0; i < n; i++) {
-		uint64_t len = moves[i][1] - moves[i][0];
-		long e = zsys5(SYS_mremap, moves[i][0], len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
-			       tmp + (moves[i][0] - start));
-		if (e < 0 && e > -4096)
-			return zap_restore_error(r, "cannot move the vDSO (%s)", zap_strerror(e));
-	}
-	r->vdso_tmp = tmp;
+	r->vdso_tmp = ZAP_ARENA_END - 0x100000000ull;
 	r->vdso_len = end - start;
-	return 0;
+	return move_block(r, start, end - start, r->vdso_tmp);
 }
 
 int zap_mem_place_vdso(struct zap_restore *r)
 {
-	const struct zap_img_proc *p = r->img->proc;
-	struct zap_lines l;
-	if (zap_lines_open(&l, "/proc/self/maps") < 0)
-		return zap_restore_error(r, "cannot read /proc/self/maps");
-	uint64_t moves[8][2];
-	int n = 0;
-	char *line;
-	while ((line = zap_lines_next(&l)) && n < 8) {
-		struct zap_img_region reg;
-		uint64_t ino;
-		const char *path;
-		if (parse_vma_header(line, &reg, &ino, &path) == 0 && reg.start >= r->vdso_tmp &&
-		    reg.end <= r->vdso_tmp + r->vdso_len)
-			moves[n][0] = reg.start, moves[n++][1] = reg.end;
-	}
-	zap_lines_close(&l);
-	for (int i = 0; i < n; i++) {
-		uint64_t len = moves[i][1] - moves[i][0];
-		uint64_t to = p->vdso_block_start + (moves[i][0] - r->vdso_tmp);
-		long e = zsys5(SYS_mremap, moves[i][0], len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
-		if (e < 0 && e > -4096)
-			return zap_restore_error(r, "cannot move the vDSO to %lx (%s)",
-						 (unsigned long)to, zap_strerror(e));
-	}
-	return 0;
+	return move_block(r, r->vdso_tmp, r->vdso_len, r->img->proc->vdso_block_start);
 }
 
 /* Unmaps everything outside the arena and the parked vDSO: the restorer's

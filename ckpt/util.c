@@ -289,6 +289,38 @@ int zap_startswith(const char *s, const char *prefix)
 	return 1;
 }
 
+/* ---- directories ---- */
+
+struct zk_dirent64 {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+long zap_dir_each(const char *path, int (*fn)(int dfd, const char *name, void *arg), void *arg)
+{
+	long dfd = z_open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dfd < 0)
+		return dfd;
+	char buf[8192];
+	int stop = 0;
+	while (!stop) {
+		long n = zsys3(SYS_getdents64, dfd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (long at = 0; at < n && !stop;) {
+			struct zk_dirent64 *e = (struct zk_dirent64 *)(buf + at);
+			at += e->reclen;
+			if (strcmp(e->name, ".") && strcmp(e->name, ".."))
+				stop = fn((int)dfd, e->name, arg);
+		}
+	}
+	z_close((int)dfd);
+	return stop;
+}
+
 /* ---- small files ---- */
 
 long zap_read_file(const char *path, char *buf, size_t n)

@@ -54,6 +54,12 @@ uint64_t zap_parse_hex(const char **p);
 uint64_t zap_parse_dec(const char **p);
 int zap_startswith(const char *s, const char *prefix);
 
+/* Calls fn(dfd, name, arg) for every entry of directory path but "." and
+ * "..", reading it with raw getdents64; fn returns nonzero to stop, and
+ * that value is returned.  dfd is the directory's fd, open during the
+ * walk.  Returns 0 at the end, or -errno if path cannot be opened. */
+long zap_dir_each(const char *path, int (*fn)(int dfd, const char *name, void *arg), void *arg);
+
 /* Whole small files. */
 long zap_read_file(const char *path, char *buf, size_t n);           /* NUL-terminates */
 long zap_write_file_atomic(const char *path, const char *data, size_t n); /* via path.tmp + rename */

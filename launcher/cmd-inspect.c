@@ -33,19 +33,6 @@ const struct zap_cmd zap_cmd_inspect = {
 	.exec = inspect_exec,
 };
 
-static void *alloc(void *ctx, size_t n)
-{
-	(void)ctx;
-	return malloc(n);
-}
-
-static void free_img(struct zap_img *img)
-{
-	for (int i = 0; i < ZAP_SECT_MAX; i++)
-		free(img->data[i]);
-	zap_img_close(img);
-}
-
 static void human_size(uint64_t b, char *buf, size_t n)
 {
 	const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -78,24 +65,10 @@ static void region_desc(const struct zap_img *img, const struct zap_img_region *
 		 r->flags & ZAP_REG_DELETED ? " (stored whole)" : "");
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static void json_str_or_null(const char *s)
 {
 	if (*s)
-		json_str(s);
+		zap_json_str(s);
 	else
 		printf("null");
 }
@@ -139,7 +112,7 @@ static void print_stack_json(const struct zap_img *img, const struct zap_img_thr
 	putchar(']');
 	if (why[0]) {
 		printf(",\"stack_error\":");
-		json_str(why);
+		zap_json_str(why);
 	}
 }
 
@@ -215,11 +188,11 @@ static void print_proc_json(const struct zap_img *img, int stacks)
 {
 	const struct zap_img_proc *p = img->proc;
 	printf("{\"pid\":%d,\"ppid\":%d,\"comm\":", p->pid, p->ppid);
-	json_str(p->comm);
+	zap_json_str(p->comm);
 	printf(",\"exe\":");
-	json_str(zap_img_str(img, p->exe_str));
+	zap_json_str(zap_img_str(img, p->exe_str));
 	printf(",\"cwd\":");
-	json_str(zap_img_str(img, p->cwd_str));
+	zap_json_str(zap_img_str(img, p->cwd_str));
 	printf(",\"threads\":[");
 	for (uint32_t i = 0; i < img->nthreads; i++) {
 		const struct zap_img_thread *t = &img->threads[i];
@@ -239,7 +212,7 @@ static void print_proc_json(const struct zap_img *img, int stacks)
 		       i ? "," : "", (unsigned long long)r->start, (unsigned long long)r->end, r->prot,
 		       r->flags & ZAP_REG_SHARED ? "true" : "false",
 		       (unsigned long long)(stored_pages(img, r) * ZAP_IMG_PAGE));
-		json_str(desc);
+		zap_json_str(desc);
 		putchar('}');
 	}
 	printf("],\"fds\":[");
@@ -247,7 +220,7 @@ static void print_proc_json(const struct zap_img *img, int stacks)
 		const struct zap_img_fd *f = &img->fds[i];
 		printf("%s{\"fd\":%d,\"kind\":\"%s\",\"flags\":%u,\"pos\":%llu,\"path\":", i ? "," : "",
 		       f->fd, fd_kind(f->kind), f->open_flags, (unsigned long long)f->pos);
-		json_str(zap_img_str(img, f->path_str));
+		zap_json_str(zap_img_str(img, f->path_str));
 		putchar('}');
 	}
 	printf("]}");
@@ -272,32 +245,15 @@ static int inspect_exec(int argc, char **argv)
 	if (!image)
 		return zap_usage(&zap_cmd_inspect);
 	char dir[PATH_MAX], path[PATH_MAX + 64], err[1024];
-	struct stat st;
-	if (stat(image, &st) < 0) {
-		zap_err("%s: %s", image, strerror(errno));
-		return ZAP_EXIT_BAD_IMAGE;
-	}
-	snprintf(dir, sizeof(dir), "%s", image);
-	if (!S_ISDIR(st.st_mode)) {
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			*slash = 0;
-		else
-			snprintf(dir, sizeof(dir), ".");
-	}
-	snprintf(path, sizeof(path), "%s/pod.img", dir);
 	struct zap_img pod;
-	if (zap_img_open(&pod, path, alloc, NULL, err, sizeof(err)) < 0 || pod.hdr.kind != ZAP_IMG_KIND_POD) {
-		zap_err("%s", pod.hdr.kind == ZAP_IMG_KIND_PROC ? "pod.img holds a process, not a pod" : err);
-		free_img(&pod);
+	if (zap_image_open_pod(image, dir, sizeof(dir), &pod) < 0)
 		return ZAP_EXIT_BAD_IMAGE;
-	}
 	time_t when = (time_t)(pod.hdr.created_ns / 1000000000ull);
 	char date[64];
 	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %Z", localtime(&when));
 	if (json) {
 		printf("{\"pod\":");
-		json_str(pod.pod->name);
+		zap_json_str(pod.pod->name);
 		printf(",\"generation\":%llu,\"signal\":%u,\"created\":%llu,\"processes\":[",
 		       (unsigned long long)pod.pod->generation, pod.pod->signal,
 		       (unsigned long long)(pod.hdr.created_ns / 1000000000ull));
@@ -309,11 +265,7 @@ static int inspect_exec(int argc, char **argv)
 	int rc = 0;
 	for (uint32_t m = 0; m < pod.nmembers; m++) {
 		struct zap_img proc;
-		snprintf(path, sizeof(path), "%s/%s", dir, pod.members[m].file);
-		if (zap_img_open(&proc, path, alloc, NULL, err, sizeof(err)) < 0 ||
-		    proc.hdr.kind != ZAP_IMG_KIND_PROC) {
-			zap_err("%s", proc.hdr.kind == ZAP_IMG_KIND_POD ? "member file holds a pod" : err);
-			free_img(&proc);
+		if (zap_image_open_member(dir, &pod.members[m], &proc, path, sizeof(path)) < 0) {
 			rc = ZAP_EXIT_BAD_IMAGE;
 			break;
 		}
@@ -330,7 +282,7 @@ static int inspect_exec(int argc, char **argv)
 		} else {
 			print_proc_text(&proc, stacks);
 		}
-		free_img(&proc);
+		zap_image_free(&proc);
 		if (rc)
 			break;
 	}
@@ -338,6 +290,6 @@ static int inspect_exec(int argc, char **argv)
 		printf("]}\n");
 	else if (verify && !rc)
 		printf("all pages match their checksums\n");
-	free_img(&pod);
+	zap_image_free(&pod);
 	return rc;
 }

@@ -52,20 +52,6 @@ static void proc_info(pid_t pid, char *state, char *cmd, size_t n)
 	}
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static int ps_exec(int argc, char **argv)
 {
 	int json = 0, all = 0;
@@ -104,10 +90,10 @@ static int ps_exec(int argc, char **argv)
 			proc_info(pid, &state, cmd, sizeof(cmd));
 			if (json) {
 				printf("%s{\"pod\":", first ? "" : ",");
-				json_str(pod);
+				zap_json_str(pod);
 				printf(",\"pid\":%d,\"main\":%s,\"state\":\"%c\",\"command\":", (int)pid,
 				       pid == main_pid ? "true" : "false", state);
-				json_str(cmd);
+				zap_json_str(cmd);
 				printf("}");
 			} else {
 				printf("%-24s %8d %5c  %s\n", pod, (int)pid, state, cmd);
@@ -120,7 +106,7 @@ static int ps_exec(int argc, char **argv)
 		if (!listed && all) {
 			if (json) {
 				printf("%s{\"pod\":", first ? "" : ",");
-				json_str(pod);
+				zap_json_str(pod);
 				printf(",\"pid\":null,\"state\":\"-\"}");
 			} else {
 				printf("%-24s %8s %5s  %s\n", pod, "-", "-", "(not running)");

@@ -33,19 +33,6 @@ const struct zap_cmd zap_cmd_restart = {
 	.exec = restart_exec,
 };
 
-static void *alloc(void *ctx, size_t n)
-{
-	(void)ctx;
-	return malloc(n);
-}
-
-static void free_img(struct zap_img *img)
-{
-	for (int i = 0; i < ZAP_SECT_MAX; i++)
-		free(img->data[i]);
-	zap_img_close(img);
-}
-
 static int restart_exec(int argc, char **argv)
 {
 	const char *pod_arg = NULL, *image = NULL;
@@ -62,53 +49,25 @@ static int restart_exec(int argc, char **argv)
 	}
 	if (!image)
 		return zap_usage(&zap_cmd_restart);
-	if (pod_arg && !zap_pod_name_ok(pod_arg)) {
-		zap_err("bad pod name '%s': use letters, digits, '-', '_' and '.', at most 48", pod_arg);
+	if (pod_arg && !zap_pod_name_check(pod_arg))
 		return ZAP_EXIT_USAGE;
-	}
-	char dir[PATH_MAX], path[PATH_MAX + 64], err[1024];
-	struct stat st;
-	if (stat(image, &st) < 0) {
-		zap_err("%s: %s", image, strerror(errno));
-		return ZAP_EXIT_BAD_IMAGE;
-	}
-	snprintf(dir, sizeof(dir), "%s", image);
-	if (!S_ISDIR(st.st_mode)) { /* IMAGE/pod.img named directly */
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			*slash = 0;
-		else
-			snprintf(dir, sizeof(dir), ".");
-	}
-	snprintf(path, sizeof(path), "%s/pod.img", dir);
-	if (access(path, F_OK) < 0) {
-		zap_err("%s is not a zap image: %s is missing", image, path);
-		return ZAP_EXIT_BAD_IMAGE;
-	}
+	char dir[PATH_MAX], file[PATH_MAX + 64], pod[64];
 	struct zap_img pod_img, proc_img;
-	if (zap_img_open(&pod_img, path, alloc, NULL, err, sizeof(err)) < 0 ||
-	    pod_img.hdr.kind != ZAP_IMG_KIND_POD) {
-		zap_err("%s", pod_img.hdr.kind == ZAP_IMG_KIND_PROC ? "pod.img holds a process, not a pod" : err);
-		free_img(&pod_img);
+	if (zap_image_open_pod(image, dir, sizeof(dir), &pod_img) < 0)
 		return ZAP_EXIT_BAD_IMAGE;
-	}
 	if (pod_img.nmembers != 1) {
 		zap_err("%s holds %u processes; restarting several processes at once is not supported yet",
 			image, pod_img.nmembers);
-		free_img(&pod_img);
+		zap_image_free(&pod_img);
 		return ZAP_EXIT_FAIL;
 	}
-	char file[PATH_MAX + 64], pod[64];
-	snprintf(file, sizeof(file), "%s/%s", dir, pod_img.members[0].file);
 	snprintf(pod, sizeof(pod), "%s", pod_arg ? pod_arg : pod_img.pod->name);
 	int sig = (int)pod_img.pod->signal;
-	free_img(&pod_img);
-	if (zap_img_open(&proc_img, file, alloc, NULL, err, sizeof(err)) < 0) {
-		zap_err("%s", err);
-		free_img(&proc_img);
+	int bad = zap_image_open_member(dir, &pod_img.members[0], &proc_img, file, sizeof(file)) < 0;
+	zap_image_free(&pod_img);
+	if (bad)
 		return ZAP_EXIT_BAD_IMAGE;
-	}
-	free_img(&proc_img);
+	zap_image_free(&proc_img);
 	if (!pod[0])
 		snprintf(pod, sizeof(pod), "restored-%d", (int)getpid());
 	if (zap_pod_create(pod, NULL) < 0)

@@ -73,10 +73,8 @@ static int run_exec(int argc, char **argv)
 	if (zap_find_preload(preload, sizeof(preload)) < 0)
 		return ZAP_EXIT_FAIL;
 	char pod[64];
-	if (pod_arg && !zap_pod_name_ok(pod_arg)) {
-		zap_err("bad pod name '%s': use letters, digits, '-', '_' and '.', at most 48", pod_arg);
+	if (pod_arg && !zap_pod_name_check(pod_arg))
 		return ZAP_EXIT_USAGE;
-	}
 	if (pod_arg) {
 		snprintf(pod, sizeof(pod), "%s", pod_arg);
 	} else {

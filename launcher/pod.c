@@ -183,13 +183,19 @@ int zap_pod_set_pid(const char *pod, pid_t pid)
 	return write_small(path, buf);
 }
 
+int zap_pod_name_check(const char *name)
+{
+	if (zap_pod_name_ok(name))
+		return 1;
+	zap_err("bad pod name '%s': use letters, digits, '-', '_' and '.', at most 48", name);
+	return 0;
+}
+
 int zap_pod_create(const char *pod, char *const argv[])
 {
 	char dir[PATH_MAX], path[PATH_MAX + 64];
-	if (!zap_pod_name_ok(pod)) {
-		zap_err("bad pod name '%s': use letters, digits, '-', '_' and '.', at most 48", pod);
+	if (!zap_pod_name_check(pod))
 		return -1;
-	}
 	pid_t running = zap_pod_pid(pod);
 	if (running) {
 		zap_err("pod '%s' is running already (pid %d)", pod, (int)running);
@@ -396,6 +402,9 @@ static int has_preload(const char *pod, pid_t pid)
 	if (n == 0 || k < 0)
 		return 1; /* cannot tell */
 	now[k] = 0;
+	/* an executable deleted since is still the same one */
+	if (k > 10 && !strcmp(now + k - 10, " (deleted)") && strncmp(registered, now, (size_t)k - 10) == 0)
+		return registered[k - 10] == 0;
 	return strcmp(now, registered) == 0;
 }
 

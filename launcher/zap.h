@@ -27,10 +27,25 @@ int zap_usage(const struct zap_cmd *cmd);
 /* --help / -h anywhere before "--": prints the full help, returns 1. */
 int zap_wants_help(const struct zap_cmd *cmd, int argc, char **argv);
 
+/* ---- images (images.c) ---- */
+struct zap_img;
+struct zap_img_member;
+/* IMAGE (the directory, or a file in it) -> its pod file, opened and
+ * checked; dir gets the directory.  On failure prints why, returns -1. */
+int zap_image_open_pod(const char *image, char *dir, size_t n, struct zap_img *pod);
+/* A member's process file, opened and checked; path gets its name. */
+int zap_image_open_member(const char *dir, const struct zap_img_member *m, struct zap_img *proc,
+			  char *path, size_t n);
+void zap_image_free(struct zap_img *img);
+/* A JSON string literal on stdout. */
+void zap_json_str(const char *s);
+
 /* ---- pods (pod.c) ---- */
 const char *zap_home(void);                  /* $ZAP_HOME or ~/.zap, created */
 int zap_pod_dir(const char *pod, char *buf, size_t n);
 int zap_pod_name_ok(const char *name);
+/* As zap_pod_name_ok, printing why a name is refused. */
+int zap_pod_name_check(const char *name);
 /* Creates the pod's state directory; fails if a live pod has the name. */
 int zap_pod_create(const char *pod, char *const argv[]);
 pid_t zap_pod_pid(const char *pod);          /* main pid if alive, else 0 */

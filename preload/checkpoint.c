@@ -119,42 +119,34 @@ static int was_signaled(int tid)
 	return 0;
 }
 
+struct signal_walk {
+	int pid, me, fresh;
+};
+
+static int signal_one(int dfd, const char *name, void *arg)
+{
+	(void)dfd;
+	struct signal_walk *w = arg;
+	const char *p = name;
+	if (*p < '0' || *p > '9')
+		return 0;
+	int tid = (int)zap_parse_dec(&p);
+	if (tid == w->me || was_signaled(tid) || ck.nsignaled >= MAX_THREADS)
+		return 0;
+	if (z_tgkill(w->pid, tid, zap_self.sig) == 0) {
+		ck.signaled[ck.nsignaled++] = tid;
+		w->fresh++;
+	}
+	return 0;
+}
+
 /* Signals every thread not yet signaled; returns how many were new. */
 static int signal_new_threads(int pid, int me)
 {
-	struct zk_dirent {
-		uint64_t ino;
-		int64_t off;
-		unsigned short reclen;
-		unsigned char type;
-		char name[];
-	};
-	char buf[4096];
-	long dfd = z_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (dfd < 0)
+	struct signal_walk w = {pid, me, 0};
+	if (zap_dir_each("/proc/self/task", signal_one, &w) < 0)
 		return -1;
-	int fresh = 0;
-	for (;;) {
-		long n = zsys3(SYS_getdents64, dfd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (long at = 0; at < n;) {
-			struct zk_dirent *e = (struct zk_dirent *)(buf + at);
-			at += e->reclen;
-			const char *p = e->name;
-			if (*p < '0' || *p > '9')
-				continue;
-			int tid = (int)zap_parse_dec(&p);
-			if (tid == me || was_signaled(tid) || ck.nsignaled >= MAX_THREADS)
-				continue;
-			if (z_tgkill(pid, tid, zap_self.sig) == 0) {
-				ck.signaled[ck.nsignaled++] = tid;
-				fresh++;
-			}
-		}
-	}
-	z_close((int)dfd);
-	return fresh;
+	return w.fresh;
 }
 
 /* Threads that exited after we signaled them never arrive. */
