@@ -62,6 +62,8 @@ int zap_dump_error(struct zap_dump *d, const char *fmt, ...) __attribute__((form
 int zap_mem_collect(struct zap_dump *d);
 int zap_mem_write_pages(struct zap_dump *d, uint64_t *cursor);
 int zap_proc_collect(struct zap_dump *d);
+/* In a restored process: point /proc/self/exe at exe.  0 or -errno. */
+long zap_proc_set_exe(const char *exe);
 int zap_fd_collect(struct zap_dump *d);
 int zap_fd_write_data(struct zap_dump *d, uint64_t *cursor);
 

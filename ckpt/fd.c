@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 
 #define Z_KCMP_FILE 0
+#define Z_TCGETS 0x5401
+#define Z_TCSETS 0x5402
 #define Z_O_CLOEXEC_FDINFO 02000000
 
 static struct zap_img_fd *new_fd(struct zap_dump *d)
@@ -80,6 +82,10 @@ static int classify_fd(struct zap_dump *d, int fd, struct zap_img_fd *f)
 	uint32_t type = st.mode & S_IFMT;
 	if (fd <= 2 && type != S_IFREG) { /* terminal, pipe, socket, /dev/null */
 		f->kind = ZAP_FD_INHERIT;
+		/* a program that set its terminal up (raw mode, no echo) expects
+		 * it so after a restart, on whatever terminal that is */
+		if (type == S_IFCHR && zsys3(SYS_ioctl, fd, Z_TCGETS, f->tty) == 0)
+			f->has_tty = 1;
 		return 0;
 	}
 	if (type == S_IFREG && n > 10 && !strcmp(target + n - 10, " (deleted)")) {
@@ -250,8 +256,12 @@ int zap_fd_restore(struct zap_restore *r)
 		const char *path = zap_img_str(img, f->path_str);
 		long fd;
 		if (f->kind == ZAP_FD_INHERIT || (r->inherit_stdio && f->fd <= 2)) {
-			if (zsys2(SYS_fcntl, f->fd, F_GETFD) >= 0)
+			if (zsys2(SYS_fcntl, f->fd, F_GETFD) >= 0) {
+				uint8_t now[36];
+				if (f->has_tty && zsys3(SYS_ioctl, f->fd, Z_TCGETS, now) == 0)
+					zsys3(SYS_ioctl, f->fd, Z_TCSETS, f->tty);
 				continue;
+			}
 			fd = z_open("/dev/null", O_RDWR | O_CLOEXEC, 0);
 		} else if (f->dup_of >= 0) {
 			fd = zsys3(SYS_fcntl, f->dup_of, F_DUPFD_CLOEXEC, 0);

@@ -6,6 +6,7 @@
 #include "sys.h"
 #include "util.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -194,4 +195,43 @@ int zap_proc_restore(struct zap_restore *r)
 		if (p->pending_shared >> (sig - 1) & 1)
 			zsys2(SYS_kill, z_getpid(), sig);
 	return 0;
+}
+
+/* After a restore, in the restored process: /proc/self/exe names the
+ * program again instead of zap-restart.  PR_SET_MM_EXE_FILE would need
+ * CAP_SYS_RESOURCE; PR_SET_MM_MAP with exe_fd needs only
+ * CAP_CHECKPOINT_RESTORE, and the kernel refuses either while the old
+ * executable is still mapped, so the restorer must be gone first. */
+long zap_proc_set_exe(const char *exe)
+{
+	struct zap_img_mm mm;
+	uint64_t auxv[ZAP_AUXV_WORDS];
+	memset(&mm, 0, sizeof(mm));
+	read_mm(&mm);
+	long afd = z_open("/proc/self/auxv", 0, 0);
+	long got = afd >= 0 ? z_read((int)afd, auxv, sizeof(auxv)) : -1;
+	if (afd >= 0)
+		z_close((int)afd);
+	long fd = z_open(exe, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fd;
+	struct zk_prctl_mm_map map = {
+		.start_code = mm.start_code,
+		.end_code = mm.end_code,
+		.start_data = mm.start_data,
+		.end_data = mm.end_data,
+		.start_brk = mm.start_brk,
+		.brk = mm.brk,
+		.start_stack = mm.start_stack,
+		.arg_start = mm.arg_start,
+		.arg_end = mm.arg_end,
+		.env_start = mm.env_start,
+		.env_end = mm.env_end,
+		.auxv = (uint64_t)auxv,
+		.auxv_size = got > 0 ? (uint32_t)got : 0,
+		.exe_fd = (uint32_t)fd,
+	};
+	long e = zsys5(SYS_prctl, Z_PR_SET_MM, Z_PR_SET_MM_MAP, &map, sizeof(map), 0);
+	z_close((int)fd);
+	return e;
 }

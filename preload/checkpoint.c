@@ -304,6 +304,10 @@ static void after_restore(void)
 		futex_wait_ms(&ck.restored, load(&ck.restored), 1);
 	z_munmap(ri->arena_start, ri->arena_end - ri->arena_start);
 	ck.new_tid[0] = (int)z_gettid();
+	/* /proc/self/exe: the program again, not zap-restart (now unmapped);
+	 * without CAP_CHECKPOINT_RESTORE it stays zap-restart */
+	if (zap_self.exe[0] && !(ri->flags & ZAP_RESTORE_NO_MM))
+		zap_proc_set_exe(zap_self.exe);
 	zap_timers_after_restore(old_to_new_tid);
 	if (ri->zap_home[0])
 		zap_fmt(zap_self.home, sizeof(zap_self.home), "%s", ri->zap_home);

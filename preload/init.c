@@ -62,6 +62,8 @@ static void read_settings(void)
 		zap_fmt(zap_self.pod, sizeof(zap_self.pod), "pid-%d", (int)getpid());
 	zap_fmt(zap_self.pod_dir, sizeof(zap_self.pod_dir), "%s/pods/%s", zap_self.home, zap_self.pod);
 	Dl_info info;
+	long n = z_readlink("/proc/self/exe", zap_self.exe, sizeof(zap_self.exe) - 1);
+	zap_self.exe[n > 0 ? n : 0] = 0;
 	/* canonical, as /proc/self/maps names it (LD_PRELOAD may hold "..") */
 	char real[PATH_MAX];
 	if (dladdr((void *)read_settings, &info) && info.dli_fname)

@@ -49,6 +49,7 @@ struct zap_self {
 	char pod[64];            /* pod name; "" when run outside `zap run` */
 	char pod_dir[640];       /* $ZAP_HOME/pods/<pod> */
 	char lib_path[512];      /* this library, for LD_PRELOAD after exec */
+	char exe[512];           /* the program, as /proc/self/exe named it at load */
 	struct zap_thread_layout layout;
 	uint64_t generation;     /* checkpoints taken of this process so far */
 	void **curbrk;           /* glibc's __curbrk, fixed after a restore without brk */

@@ -208,7 +208,7 @@ struct zap_img_fd {
 	uint32_t open_flags; /* O_* as fdinfo shows them */
 	uint32_t fd_flags;   /* FD_CLOEXEC */
 	int32_t dup_of;      /* -1, or a lower fd sharing this open file description */
-	uint32_t pad;
+	uint32_t has_tty;    /* 1: tty holds the terminal's settings (stdio on a terminal) */
 	uint64_t pos;
 	uint32_t path_str;
 	uint32_t mode;       /* st_mode */
@@ -216,6 +216,8 @@ struct zap_img_fd {
 	uint64_t data_sum;
 	uint64_t file_size;
 	int64_t mtime_sec, mtime_nsec;
+	uint8_t tty[36];     /* struct termios as TCGETS returns it */
+	uint32_t pad2;
 };
 
 /* The restorer fills this in inside the restored process (its address is
