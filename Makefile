@@ -62,9 +62,14 @@ $(PRELOAD): $(PRELOAD_OBJ) $(LIBCKPT) preload/exports.map
 		-o $@ $(PRELOAD_OBJ) $(LIBCKPT) -ldl -lpthread
 
 # libunwind: `zap inspect --stacks` unwinds the stacks stored in an image.
+# Static: every checkpoint and restart starts this command, and dynamic
+# linking (libunwind, liblzma) cost 1.3 ms of a 1 MiB checkpoint's ~9
+# (bench/README.md).  Sanitizer builds link it dynamically.
+ZAP_STATIC = $(if $(findstring sanitize,$(EXTRA_CFLAGS)),,-static)
 $(ZAP): $(LAUNCHER_OBJ) $(LIBCKPT)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(LAUNCHER_OBJ) $(LIBCKPT) $(shell pkg-config --libs libunwind-generic) $(LDFLAGS_EXTRA)
+	$(CC) $(ZAP_STATIC) -o $@ $(LAUNCHER_OBJ) $(LIBCKPT) \
+		$(shell pkg-config $(if $(ZAP_STATIC),--static) --libs libunwind-generic) $(LDFLAGS_EXTRA)
 
 # The restorer: static musl, linked at a fixed address far from where
 # programs live (docs/design-notes.md, "the restorer's address").
