@@ -37,12 +37,6 @@
 static struct zap_scratch heap;
 static char home_arg[256], pod_arg[64];
 
-static __attribute__((noreturn)) void die(struct zap_restore *r, int code)
-{
-	(void)r;
-	z_exit_group(code);
-}
-
 static void *heap_alloc(void *ctx, size_t n)
 {
 	(void)ctx;
@@ -108,11 +102,11 @@ static long commit(void *arg)
 {
 	struct zap_restore *r = arg;
 	if (zap_mem_park_vdso(r) < 0 || zap_mem_unmap_all(r) < 0)
-		die(r, ZAP_EXIT_FAIL);
+		z_exit_group(ZAP_EXIT_FAIL);
 	if (zap_mem_restore_regions(r) < 0)
-		die(r, r->exit_code ? r->exit_code : ZAP_EXIT_FAIL);
+		z_exit_group(r->exit_code ? r->exit_code : ZAP_EXIT_FAIL);
 	if (zap_mem_place_vdso(r) < 0 || zap_proc_restore(r) < 0)
-		die(r, ZAP_EXIT_FAIL);
+		z_exit_group(ZAP_EXIT_FAIL);
 	fill_restore_info(r);
 	z_close(r->img_fd);
 	zap_thread_resume_all(r);

@@ -117,7 +117,7 @@ struct zap_img_proc {
 	uint64_t vdso_block_start; /* [vvar] .. end of [vdso] */
 	uint64_t vdso_block_end;
 	uint64_t vdso_start;       /* the [vdso] VMA itself */
-	uint64_t vvar_len;         /* bytes of [vvar] + [vvar_vclock] before it */
+	uint64_t reserved0;        /* 0 in version 1 */
 	uint64_t pending_shared;   /* process-wide pending signals (bit n-1) */
 	struct zap_img_mm mm;
 	uint64_t auxv[ZAP_AUXV_WORDS];

@@ -134,7 +134,6 @@ static void zt_sample_proc(struct zt_image *im, uint32_t cwd, uint32_t exe)
 	p->vdso_block_start = 0x7ffd10000000ull;
 	p->vdso_block_end = 0x7ffd10006000ull;
 	p->vdso_start = 0x7ffd10004000ull;
-	p->vvar_len = 0x4000;
 	p->pending_shared = 1ull << 13;
 	p->mm = (struct zap_img_mm){0x400000,	       0x401000,	  0x600000,
 				    0x601000,	       0x602000,	  0x608000,
