@@ -42,6 +42,9 @@ deps-check:
 deps:
 	@sh tools/deps.sh --install
 
+bench-deps:
+	@sh tools/deps.sh --bench
+
 # ---- the pieces ----
 $(B)/obj/%.o: %.c $(wildcard include/zap/*.h ckpt/*.h preload/*.h launcher/*.h)
 	@mkdir -p $(dir $@)
@@ -90,7 +93,7 @@ $(B)/examples/%: examples/%.c
 
 -include tests/Makefile.inc
 
-.PHONY: all deps deps-check clean install test demo bench asan
+.PHONY: all deps deps-check bench-deps clean install test demo bench asan
 clean:
 	rm -rf $(B) build-asan
 

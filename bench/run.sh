@@ -89,7 +89,16 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 HAVE_DMTCP=0 HAVE_CRIU=0
 command -v dmtcp_launch >/dev/null 2>&1 && command -v dmtcp_command >/dev/null 2>&1 &&
 	command -v dmtcp_restart >/dev/null 2>&1 && HAVE_DMTCP=1
-command -v criu >/dev/null 2>&1 && HAVE_CRIU=1
+# CRIU must also pass its own self-test on this kernel (3.17 does not know
+# the [vvar_vclock] VMA of recent kernels and refuses to start)
+CRIU_WHY="not installed (no criu on PATH)"
+if command -v criu >/dev/null 2>&1; then
+	if criu_err=$(timeout 30 criu check 2>&1); then
+		HAVE_CRIU=1
+	else
+		CRIU_WHY="$(criu --version 2>/dev/null | head -1 | sed 's/Version: /version /') is installed but 'criu check' fails here: $(echo "$criu_err" | grep -m1 -v 'util.c' | sed 's/^Error ([^)]*): //')"
+	fi
+fi
 TOOLS=zap
 [ $HAVE_DMTCP = 1 ] && TOOLS="$TOOLS dmtcp"
 [ $HAVE_CRIU = 1 ] && TOOLS="$TOOLS criu"
@@ -399,7 +408,7 @@ END {
 }' "$WORK/rows"
 	echo
 	[ "$HAVE_DMTCP" = 1 ] || echo "DMTCP: not installed (no dmtcp_launch/dmtcp_command/dmtcp_restart on PATH), so no DMTCP rows."
-	[ "$HAVE_CRIU" = 1 ] || echo "CRIU: not installed (no criu on PATH), so no CRIU rows."
+	[ "$HAVE_CRIU" = 1 ] || echo "CRIU: $CRIU_WHY, so no CRIU rows."
 	if ls "$WORK"/res/*.error >/dev/null 2>&1; then
 		echo "Failures during the run:"
 		for f in "$WORK"/res/*.error; do

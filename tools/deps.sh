@@ -4,6 +4,9 @@
 # otherwise.
 set -e
 need="gcc make musl-tools check libunwind-dev pkg-config python3 bc sqlite3"
+# --bench: also the systems `make bench` compares against, where Debian has
+# them (CRIU; DMTCP is not packaged for Debian 12)
+[ "${1:-}" = --bench ] && need="$need criu"
 missing=""
 for p in $need; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
