@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +34,21 @@ const struct zap_cmd zap_cmd_restart = {
 		"when the restart fails.\n",
 	.exec = restart_exec,
 };
+
+/* Bytes pid has read, from /proc/PID/io. */
+static uint64_t read_bytes(pid_t pid)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	FILE *f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "rchar: %llu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
 
 static int restart_exec(int argc, char **argv)
 {
@@ -116,7 +133,26 @@ static int restart_exec(int argc, char **argv)
 	close(status[1]);
 	char msg[2048];
 	size_t got = 0;
+	/* on a terminal, a long restore says how far it has come: what the
+	 * restorer has read so far (/proc/PID/io) against the image's size */
+	struct stat ist;
+	uint64_t total = stat(file, &ist) == 0 ? (uint64_t)ist.st_size : 0;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int shown = 0;
 	for (;;) {
+		struct pollfd pfd = {.fd = status[0], .events = POLLIN};
+		if (isatty(2) && poll(&pfd, 1, 200) == 0) {
+			struct timespec t;
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			double el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+			if (el > 0.5) {
+				fprintf(stderr, "\r%s: restoring %.0f of ~%.0f MiB (%.1f s) ", zap_cmd_name,
+					(double)read_bytes(child) / 1048576, (double)total / 1048576, el);
+				shown = 1;
+			}
+			continue;
+		}
 		ssize_t n = read(status[0], msg + got, sizeof(msg) - 1 - got);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -127,6 +163,8 @@ static int restart_exec(int argc, char **argv)
 			break;
 	}
 	close(status[0]);
+	if (shown)
+		fprintf(stderr, "\r%*s\r", 70, "");
 	msg[got] = 0;
 	if (got) {
 		while (got && msg[got - 1] == '\n')

@@ -433,7 +433,7 @@ static int other_members(const char *pod, pid_t pid, char *buf, size_t n)
 }
 
 /* Resident memory of pid in bytes: roughly what a checkpoint writes. */
-static uint64_t rss_bytes(pid_t pid)
+uint64_t zap_rss_bytes(pid_t pid)
 {
 	char path[64], line[256];
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
@@ -521,7 +521,7 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 	}
 	double started = now_s();
 	int progress = isatty(2);
-	uint64_t total = progress ? rss_bytes(pid) : 0;
+	uint64_t total = progress ? zap_rss_bytes(pid) : 0;
 	char final[PATH_MAX + 16];
 	if (out)
 		snprintf(final, sizeof(final), "%s", out);
