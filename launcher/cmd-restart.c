@@ -95,24 +95,13 @@ static int restart_exec(int argc, char **argv)
 		return ZAP_EXIT_FAIL;
 
 	int status[2];
-	if (pipe2(status, O_CLOEXEC) < 0) {
-		zap_err("pipe: %s", strerror(errno));
+	pid_t child = zap_pod_fork(pod, sig, status);
+	if (child < 0)
 		return ZAP_EXIT_FAIL;
-	}
-	pid_t child = fork();
-	if (child < 0) {
-		zap_err("fork: %s", strerror(errno));
-		return ZAP_EXIT_FAIL;
-	}
 	if (child == 0) {
-		close(status[0]);
 		int fd = fcntl(status[1], F_DUPFD, 3); /* without CLOEXEC, for the restorer */
-		char fdbuf[16], sigbuf[16];
+		char fdbuf[16];
 		snprintf(fdbuf, sizeof(fdbuf), "%d", fd);
-		snprintf(sigbuf, sizeof(sigbuf), "%d", sig);
-		setenv(ZAP_ENV_HOME, zap_home(), 1);
-		setenv(ZAP_ENV_POD, pod, 1);
-		setenv(ZAP_ENV_SIGNAL, sigbuf, 1);
 		char *args[12];
 		int k = 0;
 		args[k++] = restorer;
@@ -130,7 +119,6 @@ static int restart_exec(int argc, char **argv)
 		dprintf(fd, "cannot run %s: %s\n", restorer, strerror(errno));
 		_exit(ZAP_EXIT_FAIL);
 	}
-	close(status[1]);
 	char msg[2048];
 	size_t got = 0;
 	/* on a terminal, a long restore says how far it has come: what the

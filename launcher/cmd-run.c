@@ -89,35 +89,23 @@ static int run_exec(int argc, char **argv)
 	zap_pod_set_signal(pod, sig);
 
 	int errpipe[2];
-	if (pipe2(errpipe, O_CLOEXEC) < 0) {
-		zap_err("pipe: %s", strerror(errno));
+	pid_t child = zap_pod_fork(pod, sig, errpipe);
+	if (child < 0)
 		return ZAP_EXIT_FAIL;
-	}
-	pid_t child = fork();
-	if (child < 0) {
-		zap_err("fork: %s", strerror(errno));
-		return ZAP_EXIT_FAIL;
-	}
 	if (child == 0) {
-		close(errpipe[0]);
 		const char *old = getenv("LD_PRELOAD");
-		char env[PATH_MAX * 2], sigbuf[16];
+		char env[PATH_MAX * 2];
 		if (old && *old)
 			snprintf(env, sizeof(env), "%s:%s", preload, old);
 		else
 			snprintf(env, sizeof(env), "%s", preload);
-		snprintf(sigbuf, sizeof(sigbuf), "%d", sig);
 		setenv("LD_PRELOAD", env, 1);
-		setenv(ZAP_ENV_HOME, zap_home(), 1);
-		setenv(ZAP_ENV_POD, pod, 1);
-		setenv(ZAP_ENV_SIGNAL, sigbuf, 1);
 		execvp(prog[0], prog);
 		int e = errno;
 		if (write(errpipe[1], &e, sizeof(e)) < 0)
 			_exit(ZAP_EXIT_NOT_RUN);
 		_exit(ZAP_EXIT_NOT_RUN);
 	}
-	close(errpipe[1]);
 	int e = 0;
 	if (read(errpipe[0], &e, sizeof(e)) == (ssize_t)sizeof(e)) {
 		close(errpipe[0]);

@@ -647,3 +647,29 @@ int zap_pod_wait(const char *pod, pid_t child, double interval_s)
 		return WEXITSTATUS(st);
 	return 128 + WTERMSIG(st);
 }
+
+pid_t zap_pod_fork(const char *pod, int sig, int pipefd[2])
+{
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		zap_err("pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid_t child = fork();
+	if (child < 0) {
+		zap_err("fork: %s", strerror(errno));
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -1;
+	}
+	if (child == 0) {
+		char sigbuf[16];
+		snprintf(sigbuf, sizeof(sigbuf), "%d", sig);
+		setenv(ZAP_ENV_HOME, zap_home(), 1);
+		setenv(ZAP_ENV_POD, pod, 1);
+		setenv(ZAP_ENV_SIGNAL, sigbuf, 1);
+		close(pipefd[0]);
+	} else {
+		close(pipefd[1]);
+	}
+	return child;
+}

@@ -81,6 +81,11 @@ extern int zap_no_spare;
 int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill, double timeout_s,
 		       struct zap_result *res);
 
+/* Forks the pod's main process with a close-on-exec pipe from it (pipefd[1]
+ * in the child, pipefd[0] here) and the pod's settings in its environment
+ * (ZAP_HOME, ZAP_POD, ZAP_SIGNAL).  Child pid, 0 in the child, -1 (said). */
+pid_t zap_pod_fork(const char *pod, int sig, int pipefd[2]);
+
 /* Waits for the pod's main process (our child) and turns its end into our
  * exit status: its own, 128+N for signal N, or ZAP_EXIT_CHECKPOINTED when a
  * checkpoint --kill stopped it. */
