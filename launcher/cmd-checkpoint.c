@@ -14,7 +14,7 @@ static int checkpoint_exec(int argc, char **argv);
 
 const struct zap_cmd zap_cmd_checkpoint = {
 	.name = "checkpoint",
-	.args = "[--kill] [--no-spare] [-o DIR] [--timeout SECS] NAME|PID",
+	.args = "[--kill] [--no-spare] [--json] [-o DIR] [--timeout SECS] NAME|PID",
 	.summary = "write an image of a running pod",
 	.help = "Stops every thread of the pod's process at one barrier, writes its image\n"
 		"and lets it run on (or stops it, with --kill).  The image is a directory;\n"
@@ -27,7 +27,9 @@ const struct zap_cmd zap_cmd_checkpoint = {
 		"                   it is kept and the next checkpoint writes over it, which\n"
 		"                   is several times faster than writing new files, at the\n"
 		"                   cost of twice the space)\n"
-		"  --timeout SECS   give up waiting after SECS seconds (default 600)\n\n"
+		"  --timeout SECS   give up waiting after SECS seconds (default 600)\n"
+		"  --json           print {\"image\", \"bytes\", \"pages\", \"write_usec\",\n"
+		"                   \"stop_usec\", \"warning\"} instead of the path\n\n"
 		"Exit status: 0 written; 1 failed (stderr says why); 2 bad usage;\n"
 		"5 no such pod or process under zap.\n",
 	.exec = checkpoint_exec,
@@ -64,7 +66,7 @@ static int out_ok(const char *dir)
 
 static int checkpoint_exec(int argc, char **argv)
 {
-	int kill_after = 0;
+	int kill_after = 0, json = 0;
 	const char *out = NULL, *target = NULL;
 	double timeout = 600;
 	for (int i = 1; i < argc; i++) {
@@ -72,6 +74,8 @@ static int checkpoint_exec(int argc, char **argv)
 			kill_after = 1;
 		} else if (!strcmp(argv[i], "--no-spare")) {
 			zap_no_spare = 1;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = 1;
 		} else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc) {
 			out = argv[++i];
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
@@ -126,6 +130,16 @@ static int checkpoint_exec(int argc, char **argv)
 	struct zap_result res;
 	if (zap_checkpoint_pod(pod, pid, out, kill_after, timeout, &res) < 0)
 		return ZAP_EXIT_FAIL;
-	printf("%s\n", res.image);
+	if (!json) {
+		printf("%s\n", res.image);
+		return 0;
+	}
+	printf("{\"image\":");
+	zap_json_str(res.image);
+	printf(",\"bytes\":%llu,\"pages\":%llu,\"write_usec\":%llu,\"stop_usec\":%llu,\"warning\":",
+	       (unsigned long long)res.bytes, (unsigned long long)res.pages,
+	       (unsigned long long)res.write_usec, (unsigned long long)res.stop_usec);
+	zap_json_str(res.warning);
+	printf("}\n");
 	return 0;
 }

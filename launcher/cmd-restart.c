@@ -18,7 +18,7 @@ static int restart_exec(int argc, char **argv);
 
 const struct zap_cmd zap_cmd_restart = {
 	.name = "restart",
-	.args = "[--pod NAME] [--inherit-stdio] IMAGE",
+	.args = "[--pod NAME] [--inherit-stdio] [--interval SECS] IMAGE",
 	.summary = "restart a program from an image, where it stopped",
 	.help = "Recreates the process of IMAGE (a directory written by 'zap checkpoint')\n"
 		"with its threads, memory, files and signal state, and resumes every thread\n"
@@ -27,7 +27,8 @@ const struct zap_cmd zap_cmd_restart = {
 		"command's own; a regular file is reopened at its offset.\n\n"
 		"Options:\n"
 		"  --pod NAME        the restarted pod's name (default: the one in the image)\n"
-		"  --inherit-stdio   use this command's stdio for fds 0-2 whatever they were\n\n"
+		"  --inherit-stdio   use this command's stdio for fds 0-2 whatever they were\n"
+		"  --interval SECS   take a checkpoint every SECS seconds, as 'zap run' does\n\n"
 		"Exit status: the program's own, as for 'zap run'; 4 the image is missing,\n"
 		"truncated, corrupt or for another machine; 6 a file the image needs changed\n"
 		"or vanished; 1 other failures (stderr says why).  Nothing is left running\n"
@@ -54,15 +55,24 @@ static int restart_exec(int argc, char **argv)
 {
 	const char *pod_arg = NULL, *image = NULL;
 	int inherit = 0;
+	double interval = 0;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--pod") && i + 1 < argc)
+		if (!strcmp(argv[i], "--pod") && i + 1 < argc) {
 			pod_arg = argv[++i];
-		else if (!strcmp(argv[i], "--inherit-stdio"))
+		} else if (!strcmp(argv[i], "--interval") && i + 1 < argc) {
+			char *end;
+			interval = strtod(argv[++i], &end);
+			if (*end || interval <= 0) {
+				zap_err("--interval takes a number of seconds, not '%s'", argv[i]);
+				return ZAP_EXIT_USAGE;
+			}
+		} else if (!strcmp(argv[i], "--inherit-stdio")) {
 			inherit = 1;
-		else if (argv[i][0] == '-' || image)
+		} else if (argv[i][0] == '-' || image) {
 			return zap_usage(&zap_cmd_restart);
-		else
+		} else {
 			image = argv[i];
+		}
 	}
 	if (!image)
 		return zap_usage(&zap_cmd_restart);
@@ -164,5 +174,5 @@ static int restart_exec(int argc, char **argv)
 		return code ? code : ZAP_EXIT_FAIL;
 	}
 	zap_pod_set_pid(pod, child);
-	return zap_pod_wait(pod, child, 0);
+	return zap_pod_wait(pod, child, interval);
 }
