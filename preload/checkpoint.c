@@ -37,6 +37,7 @@ static struct {
 	struct zap_img_thread slot[MAX_THREADS];
 	int signaled[MAX_THREADS];
 	int new_tid[MAX_THREADS]; /* after a restore, by slot */
+	int vtid[MAX_THREADS];    /* each slot's virtual tid */
 	uint32_t nsignaled;
 } ck;
 
@@ -202,6 +203,7 @@ static void follower(void *uc)
 	struct zap_img_thread *t = &ck.slot[i];
 	zap_thread_capture(t, &zap_self.layout);
 	t->ucontext = (uint64_t)uc;
+	ck.vtid[i] = zap_pid_self_vtid(); /* fixed now, kept across the restore */
 	int gen = load(&ck.release);
 	if (zap_ctx_save(&t->ctx) == 0) {
 		__atomic_add_fetch(&ck.arrived, 1, __ATOMIC_RELEASE);
@@ -284,14 +286,6 @@ static long write_image(void *arg)
 	return 0;
 }
 
-static int old_to_new_tid(int old)
-{
-	for (uint32_t i = 0; i < ck.nslots && i < MAX_THREADS; i++)
-		if (ck.slot[i].tid == old)
-			return ck.new_tid[i];
-	return old;
-}
-
 /* After a restore: the restorer's memory goes, and the process learns its
  * new identity. */
 static void after_restore(void)
@@ -304,11 +298,12 @@ static void after_restore(void)
 		futex_wait_ms(&ck.restored, load(&ck.restored), 1);
 	z_munmap(ri->arena_start, ri->arena_end - ri->arena_start);
 	ck.new_tid[0] = (int)z_gettid();
+	zap_pid_restored(ck.vtid, ck.new_tid, ck.nslots < MAX_THREADS ? ck.nslots : MAX_THREADS);
 	/* /proc/self/exe: the program again, not zap-restart (now unmapped);
 	 * without CAP_CHECKPOINT_RESTORE it stays zap-restart */
 	if (zap_self.exe[0] && !(ri->flags & ZAP_RESTORE_NO_MM))
 		zap_proc_set_exe(zap_self.exe);
-	zap_timers_after_restore(old_to_new_tid);
+	zap_timers_after_restore(zap_vpid_to_real);
 	if (ri->zap_home[0])
 		zap_fmt(zap_self.home, sizeof(zap_self.home), "%s", ri->zap_home);
 	if (ri->pod[0])
@@ -333,6 +328,7 @@ static void leader(void *uc)
 	zap_thread_capture(me, &zap_self.layout);
 	me->flags |= ZAP_THREAD_LEADER;
 	me->ucontext = (uint64_t)uc;
+	ck.vtid[0] = zap_pid_self_vtid();
 
 	/* the job and its stack live outside the image */
 	long stack = z_mmap(0, LEADER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -4,6 +4,7 @@
  * child runs this on its parent's memory): the new environment is built on
  * the stack. */
 #include "preload.h"
+#include "sys.h"
 #include "util.h"
 #include "zap/common.h"
 
@@ -16,6 +17,7 @@
 extern char **environ;
 
 struct env_fix {
+	char vpid[48];
 	char preload[2048];
 	char home[600];
 	char pod[100];
@@ -32,11 +34,12 @@ static size_t env_count(char *const envp[])
 
 static int is_ours(const char *e)
 {
-	return zap_startswith(e, "LD_PRELOAD=") || zap_startswith(e, ZAP_ENV_HOME "=") ||
+	return zap_startswith(e, "LD_PRELOAD=") || zap_startswith(e, "ZAP_VPID=") ||
+	       zap_startswith(e, ZAP_ENV_HOME "=") ||
 	       zap_startswith(e, ZAP_ENV_POD "=") || zap_startswith(e, ZAP_ENV_SIGNAL "=");
 }
 
-/* out must have room for env_count(envp) + 5 entries. */
+/* out must have room for env_count(envp) + 6 entries. */
 static char **env_build(char *const envp[], char **out, struct env_fix *fx)
 {
 	size_t k = 0;
@@ -64,13 +67,16 @@ static char **env_build(char *const envp[], char **out, struct env_fix *fx)
 	out[k++] = fx->home;
 	out[k++] = fx->pod;
 	out[k++] = fx->sig;
+	/* the process keeps its pid across exec, and so its vpid */
+	zap_fmt(fx->vpid, sizeof(fx->vpid), "ZAP_VPID=%d:%d", (int)zap_pid_self(), (int)z_getpid());
+	out[k++] = fx->vpid;
 	out[k] = NULL;
 	return out;
 }
 
 #define WITH_ENV(envp, fixed)                  \
 	struct env_fix fx_;                    \
-	char *fixed[env_count(envp) + 5];      \
+	char *fixed[env_count(envp) + 6];      \
 	env_build((envp), fixed, &fx_)
 
 ZAP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])

@@ -94,6 +94,7 @@ void zap_pod_register_member(void)
 
 static void after_fork_child(void)
 {
+	zap_pid_init(); /* a new process: its own pid */
 	zap_timers_after_fork();
 	zap_pod_register_member();
 }
@@ -101,6 +102,8 @@ static void after_fork_child(void)
 __attribute__((constructor)) static void zap_preload_init(void)
 {
 	zap_real_init();
+	zap_pid_init();
+	zap_pid_inherit(getenv("ZAP_VPID"));
 	read_settings();
 	find_layout();
 	zap_signal_install();

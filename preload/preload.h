@@ -4,6 +4,7 @@
 #define ZAP_PRELOAD_H
 
 #include <signal.h>
+#include <stdio.h>
 #include <spawn.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -34,6 +35,10 @@ struct zap_real {
 	__sighandler_t (*sigset)(int, __sighandler_t);
 	int (*timer_create)(clockid_t, struct sigevent *, timer_t *);
 	int (*timer_delete)(timer_t);
+	int (*open)(const char *, int, ...);
+	int (*openat)(int, const char *, int, ...);
+	FILE *(*fopen)(const char *, const char *);
+	void *(*opendir)(const char *);
 	int (*sighold)(int);
 	int (*sigrelse)(int);
 	int (*sigignore)(int);
@@ -67,8 +72,18 @@ void zap_pod_register_member(void);
 /* POSIX timers (timer.c).  before_dump returns how many timers it cannot
  * keep (SIGEV_THREAD). */
 int zap_timers_before_dump(void);
-void zap_timers_after_restore(int (*new_tid)(int old_tid));
+void zap_timers_after_restore(pid_t (*new_tid)(pid_t vtid));
 void zap_timers_after_fork(void);
+
+/* Virtual pids (pid.c). */
+void zap_pid_init(void);
+void zap_pid_inherit(const char *env); /* ZAP_VPID=vpid:real */
+pid_t zap_pid_self(void);
+pid_t zap_pid_self_vtid(void);
+pid_t zap_vpid_to_real(pid_t v);
+pid_t zap_real_to_vpid(pid_t r);
+void zap_pid_restored(const pid_t *vtids, const pid_t *reals, uint32_t n);
+const char *zap_pid_path(const char *path, char *buf, size_t n);
 
 /* The program's view of the checkpoint signal (signal.c). */
 int zap_signal_virtual_action(const struct sigaction *act, struct sigaction *old);

@@ -36,6 +36,10 @@ void zap_real_init(void)
 	zap_real.sigset = find("sigset");
 	zap_real.timer_create = find("timer_create");
 	zap_real.timer_delete = find("timer_delete");
+	zap_real.open = find("open");
+	zap_real.openat = find("openat");
+	zap_real.fopen = find("fopen");
+	zap_real.opendir = find("opendir");
 	zap_real.sighold = find("sighold");
 	zap_real.sigrelse = find("sigrelse");
 	zap_real.sigignore = find("sigignore");

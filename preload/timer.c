@@ -51,7 +51,13 @@ ZAP_EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *out)
 {
 	if (!zap_real.timer_create)
 		return errno = ENOSYS, -1;
-	int r = zap_real.timer_create(clock, sev, out);
+	struct sigevent real_sev;
+	if (sev && (sev->sigev_notify & SIGEV_THREAD_ID)) { /* the program names a vtid */
+		real_sev = *sev;
+		real_sev._sigev_un._tid = zap_vpid_to_real(sev->_sigev_un._tid);
+	}
+	int r = zap_real.timer_create(clock, sev && (sev->sigev_notify & SIGEV_THREAD_ID) ? &real_sev : sev,
+				      out);
 	if (r != 0)
 		return r;
 	if (sev && sev->sigev_notify == SIGEV_THREAD) {
@@ -107,7 +113,7 @@ int zap_timers_before_dump(void)
 
 /* After a restore, in the leader, before any thread returns to the
  * program.  new_tid maps the old tids of SIGEV_THREAD_ID targets. */
-void zap_timers_after_restore(int (*new_tid)(int old_tid))
+void zap_timers_after_restore(pid_t (*new_tid)(pid_t vtid))
 {
 	int any = 0;
 	for (int i = 0; i < MAX_TIMERS; i++)
