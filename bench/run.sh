@@ -429,3 +429,5 @@ for s in $SIZES; do
 	[ "$HAVE_CRIU" = 1 ] && bench_criu "$s" "$n"
 done
 report
+echo
+B=$ROOT/build bash "$ROOT/bench/wrappers.sh" || echo "wrapper benchmark failed"

@@ -95,7 +95,6 @@ void zap_pod_register_member(void)
 static void after_fork_child(void)
 {
 	zap_pid_init(); /* a new process: its own pid */
-	zap_timers_after_fork();
 	zap_pod_register_member();
 }
 

@@ -73,7 +73,6 @@ void zap_pod_register_member(void);
  * keep (SIGEV_THREAD). */
 int zap_timers_before_dump(void);
 void zap_timers_after_restore(pid_t (*new_tid)(pid_t vtid));
-void zap_timers_after_fork(void);
 
 /* Virtual pids (pid.c). */
 void zap_pid_init(void);

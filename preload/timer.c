@@ -36,6 +36,7 @@ static struct {
 		struct kernel_sigevent sev;
 		struct zk_itimerspec left; /* at the last checkpoint */
 	} t[MAX_TIMERS];
+	int pid;           /* the process the table is of: a forked child has none */
 	int thread_timers; /* SIGEV_THREAD timers we could not keep */
 	int lost;          /* timers beyond MAX_TIMERS */
 } tm;
@@ -65,6 +66,12 @@ ZAP_EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *out)
 		return r;
 	}
 	tm_lock();
+	if (tm.pid != (int)z_getpid()) { /* first timer of this process */
+		int lock = tm.lock;
+		memset(&tm, 0, sizeof(tm));
+		tm.lock = lock;
+		tm.pid = (int)z_getpid();
+	}
 	int kept = 0;
 	for (int i = 0; i < MAX_TIMERS && !kept; i++) {
 		if (tm.t[i].used)
@@ -105,6 +112,10 @@ ZAP_EXPORT int timer_delete(timer_t id)
  * taken (a parked thread may hold it). */
 int zap_timers_before_dump(void)
 {
+	if (tm.pid != (int)z_getpid()) { /* inherited from a parent: not ours */
+		memset(&tm, 0, sizeof(tm));
+		return 0;
+	}
 	for (int i = 0; i < MAX_TIMERS; i++)
 		if (tm.t[i].used)
 			zsys2(SYS_timer_gettime, tm.t[i].id, &tm.t[i].left);
@@ -115,6 +126,9 @@ int zap_timers_before_dump(void)
  * program.  new_tid maps the old tids of SIGEV_THREAD_ID targets. */
 void zap_timers_after_restore(pid_t (*new_tid)(pid_t vtid))
 {
+	if (!tm.pid) /* this process never made a timer */
+		return;
+	tm.pid = (int)z_getpid();
 	int any = 0;
 	for (int i = 0; i < MAX_TIMERS; i++)
 		any |= tm.t[i].used;
@@ -139,8 +153,3 @@ void zap_timers_after_restore(pid_t (*new_tid)(pid_t vtid))
 	zsys5(SYS_prctl, Z_PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
 }
 
-/* A forked child has no timers. */
-void zap_timers_after_fork(void)
-{
-	memset(&tm, 0, sizeof(tm));
-}
