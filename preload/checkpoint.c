@@ -303,6 +303,8 @@ static void after_restore(void)
 	 * without CAP_CHECKPOINT_RESTORE it stays zap-restart */
 	if (zap_self.exe[0] && !(ri->flags & ZAP_RESTORE_NO_MM))
 		zap_proc_set_exe(zap_self.exe);
+	long n = z_readlink("/proc/self/exe", zap_self.exe_now, sizeof(zap_self.exe_now) - 1);
+	zap_self.exe_now[n > 0 ? n : 0] = 0;
 	zap_timers_after_restore(zap_vpid_to_real);
 	if (ri->zap_home[0])
 		zap_fmt(zap_self.home, sizeof(zap_self.home), "%s", ri->zap_home);

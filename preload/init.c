@@ -64,6 +64,7 @@ static void read_settings(void)
 	Dl_info info;
 	long n = z_readlink("/proc/self/exe", zap_self.exe, sizeof(zap_self.exe) - 1);
 	zap_self.exe[n > 0 ? n : 0] = 0;
+	memcpy(zap_self.exe_now, zap_self.exe, sizeof(zap_self.exe_now));
 	/* canonical, as /proc/self/maps names it (LD_PRELOAD may hold "..") */
 	char real[PATH_MAX];
 	if (dladdr((void *)read_settings, &info) && info.dli_fname)
@@ -82,12 +83,10 @@ void zap_pod_register_member(void)
 	/* it holds the executable we run in: a process that later execs a
 	 * program the preload cannot enter (static, setuid) keeps its pid, and
 	 * `zap checkpoint` tells it by the changed executable */
-	char exe[4096];
-	long n = z_readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *exe = zap_self.exe_now; /* no readlink here: this runs in every fork */
 	long fd = z_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd >= 0) {
-		if (n > 0)
-			z_pwrite_all((int)fd, exe, (size_t)n, 0);
+		z_pwrite_all((int)fd, exe, strlen(exe), 0);
 		z_close((int)fd);
 	}
 }

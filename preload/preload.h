@@ -55,6 +55,8 @@ struct zap_self {
 	char pod_dir[640];       /* $ZAP_HOME/pods/<pod> */
 	char lib_path[512];      /* this library, for LD_PRELOAD after exec */
 	char exe[512];           /* the program, as /proc/self/exe named it at load */
+	char exe_now[512];       /* what /proc/self/exe says now (zap-restart after a
+	                          * restore without CAP_CHECKPOINT_RESTORE) */
 	struct zap_thread_layout layout;
 	uint64_t generation;     /* checkpoints taken of this process so far */
 	void **curbrk;           /* glibc's __curbrk, fixed after a restore without brk */

@@ -25,6 +25,12 @@ touch nr.run.err && chmod 666 nr.run.err
 wait_for "[ \$(lines $T/grow.1) -ge 12 ]" 30 || fail "no progress: $(cat nr.run.err)"
 asnobody "$ZAP" checkpoint --kill nr > /dev/null 2> nr.ck.err || fail "checkpoint as nobody: $(cat nr.ck.err)"
 wait
-asnobody "$ZAP" restart "$ZAP_HOME/pods/nr/image" > grow.2 2> grow.2.err || fail "restart as nobody: $(cat grow.2.err)"
-cat grow.1 grow.2 > grow.joined
+# restarted without privileges, checkpointed again, restarted again
+touch grow.2.err && chmod 666 grow.2.err
+( asnobody "$ZAP" restart "$ZAP_HOME/pods/nr/image" | cat > grow.2 ) 2>> grow.2.err &
+wait_for "[ \$(lines $T/grow.2) -ge 8 ]" 30 || fail "restart as nobody: $(cat grow.2.err)"
+asnobody "$ZAP" checkpoint --kill nr > /dev/null 2> nr.ck2.err || fail "second checkpoint as nobody: $(cat nr.ck2.err)"
+wait
+asnobody "$ZAP" restart "$ZAP_HOME/pods/nr/image" > grow.3 2> grow.3.err || fail "second restart as nobody: $(cat grow.3.err)"
+cat grow.1 grow.2 grow.3 > grow.joined
 same grow.joined grow.ref
