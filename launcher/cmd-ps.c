@@ -15,7 +15,8 @@ const struct zap_cmd zap_cmd_ps = {
 	.name = "ps",
 	.args = "[--json] [--all]",
 	.summary = "list the pods running under zap",
-	.help = "One line per process: pod, pid, state (from /proc) and command.\n\n"
+	.help = "One line per process: pod, the pid the program sees (VPID: the same\n"
+		"after a restart), the real pid, state (from /proc) and command.\n\n"
 		"Options:\n"
 		"  --json   print a JSON array instead\n"
 		"  --all    also list pods that are not running (they may have images)\n\n"
@@ -70,7 +71,7 @@ static int ps_exec(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-24s %8s %5s  %s\n", "POD", "PID", "STATE", "COMMAND");
+		printf("%-24s %8s %8s %5s  %s\n", "POD", "VPID", "PID", "STATE", "COMMAND");
 	int first = 1;
 	for (int i = 0; i < n; i++) {
 		const char *pod = names[i]->d_name;
@@ -91,12 +92,14 @@ static int ps_exec(int argc, char **argv)
 			if (json) {
 				printf("%s{\"pod\":", first ? "" : ",");
 				zap_json_str(pod);
-				printf(",\"pid\":%d,\"main\":%s,\"state\":\"%c\",\"command\":", (int)pid,
+				printf(",\"vpid\":%d,\"pid\":%d,\"main\":%s,\"state\":\"%c\",\"command\":",
+				       (int)zap_pod_member_vpid(pod, pid), (int)pid,
 				       pid == main_pid ? "true" : "false", state);
 				zap_json_str(cmd);
 				printf("}");
 			} else {
-				printf("%-24s %8d %5c  %s\n", pod, (int)pid, state, cmd);
+				printf("%-24s %8d %8d %5c  %s\n", pod, (int)zap_pod_member_vpid(pod, pid),
+				       (int)pid, state, cmd);
 			}
 			first = 0;
 			listed = 1;
@@ -109,7 +112,7 @@ static int ps_exec(int argc, char **argv)
 				zap_json_str(pod);
 				printf(",\"pid\":null,\"state\":\"-\"}");
 			} else {
-				printf("%-24s %8s %5s  %s\n", pod, "-", "-", "(not running)");
+				printf("%-24s %8s %8s %5s  %s\n", pod, "-", "-", "-", "(not running)");
 			}
 			first = 0;
 		}

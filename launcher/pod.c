@@ -395,6 +395,7 @@ static int has_preload(const char *pod, pid_t pid)
 	int n = read_small(path, registered, sizeof(registered));
 	if (n < 0)
 		return 0;
+	registered[strcspn(registered, "\n")] = 0; /* the first line */
 	/* the preload wrote the executable it ran in; a later exec of a
 	 * program it could not enter changed that */
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
@@ -433,6 +434,16 @@ static int other_members(const char *pod, pid_t pid, char *buf, size_t n)
 }
 
 /* Resident memory of pid in bytes: roughly what a checkpoint writes. */
+pid_t zap_pod_member_vpid(const char *pod, pid_t pid)
+{
+	char path[PATH_MAX], text[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/pods/%s/%s/%d", zap_home(), pod, ZAP_POD_MEMBERS, (int)pid);
+	if (read_small(path, text, sizeof(text)) <= 0)
+		return pid;
+	const char *v = strstr(text, "\nvpid ");
+	return v ? (pid_t)atoi(v + 6) : pid;
+}
+
 uint64_t zap_rss_bytes(pid_t pid)
 {
 	char path[64], line[256];

@@ -52,6 +52,8 @@ pid_t zap_pod_pid(const char *pod);          /* main pid if alive, else 0 */
 /* pid lives, is no zombie, and belongs to the pod (pids are reused). */
 int zap_pod_member_alive(pid_t pid, const char *pod);
 uint64_t zap_rss_bytes(pid_t pid);          /* resident memory, from /proc */
+/* The pid a member sees itself as (its vpid), from its members file. */
+pid_t zap_pod_member_vpid(const char *pod, pid_t pid);
 int zap_pod_set_pid(const char *pod, pid_t pid);
 int zap_pod_signal(const char *pod);         /* the pod's checkpoint signal */
 int zap_pod_set_signal(const char *pod, int sig);

@@ -80,13 +80,16 @@ void zap_pod_register_member(void)
 	zap_fmt(path, sizeof(path), "%s/%s", zap_self.pod_dir, ZAP_POD_MEMBERS);
 	zsys3(SYS_mkdirat, ZAT_FDCWD, path, 0755);
 	zap_fmt(path, sizeof(path), "%s/%s/%d", zap_self.pod_dir, ZAP_POD_MEMBERS, (int)z_getpid());
-	/* it holds the executable we run in: a process that later execs a
-	 * program the preload cannot enter (static, setuid) keeps its pid, and
-	 * `zap checkpoint` tells it by the changed executable */
-	const char *exe = zap_self.exe_now; /* no readlink here: this runs in every fork */
+	/* "EXE\nvpid N\n": the executable we run in (a process that later
+	 * execs a program the preload cannot enter, static or setuid, keeps
+	 * its pid, and `zap checkpoint` tells it by the changed executable),
+	 * and the pid the program sees, for `zap ps`.  No readlink here: this
+	 * runs in every fork. */
+	char text[600];
+	size_t n = zap_fmt(text, sizeof(text), "%s\nvpid %d\n", zap_self.exe_now, (int)zap_pid_self());
 	long fd = z_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd >= 0) {
-		z_pwrite_all((int)fd, exe, strlen(exe), 0);
+		z_pwrite_all((int)fd, text, n, 0);
 		z_close((int)fd);
 	}
 }

@@ -6,11 +6,17 @@
 "$PROGS/pids" 40 > pids.ref
 start_pod pids "$T/pids.1" -- "$PROGS/pids" 40
 wait_for "[ \$(lines $T/pids.1) -ge 8 ]" 30 || fail "no progress"
+orig=$(cat "$ZAP_HOME/pods/pids/pid")
 checkpoint_kill pids
 restart_bg "$ZAP_HOME/pods/pids/image" "$T/pids.2"
 r1=$!
 wait_for "[ \$(lines $T/pids.2) -ge 8 ]" 30 || fail "no progress after the first restart: $(cat pids.2.err)"
 real1=$(cat "$ZAP_HOME/pods/pids/pid")
+# zap ps shows the pid the program sees beside the real one
+"$ZAP" ps --json | python3 -c "
+import json, sys
+p = [m for m in json.load(sys.stdin) if m['pod'] == 'pids'][0]
+assert p['vpid'] == $orig and p['pid'] == $real1, p" || fail "zap ps: $("$ZAP" ps)"
 checkpoint_kill pids
 wait $r1
 restart_bg "$ZAP_HOME/pods/pids/image" "$T/pids.3"
