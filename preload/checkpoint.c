@@ -308,8 +308,10 @@ static void after_restore(void)
 	zap_timers_after_restore(zap_vpid_to_real);
 	if (ri->zap_home[0])
 		zap_fmt(zap_self.home, sizeof(zap_self.home), "%s", ri->zap_home);
-	if (ri->pod[0])
+	if (ri->pod[0]) {
 		zap_fmt(zap_self.pod, sizeof(zap_self.pod), "%s", ri->pod);
+		zap_self.in_pod = 1;
+	}
 	zap_fmt(zap_self.pod_dir, sizeof(zap_self.pod_dir), "%s/pods/%s", zap_self.home, zap_self.pod);
 	if ((ri->flags & ZAP_RESTORE_NO_MM) && zap_self.curbrk)
 		/* the kernel's break is the restorer's, above the old heap: make

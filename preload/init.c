@@ -56,7 +56,8 @@ static void read_settings(void)
 	else
 		zap_fmt(zap_self.home, sizeof(zap_self.home), "%s/.zap",
 			getenv("HOME") ? getenv("HOME") : "/tmp");
-	if (pod && *pod && !strchr(pod, '/'))
+	zap_self.in_pod = pod && *pod && !strchr(pod, '/');
+	if (zap_self.in_pod)
 		zap_fmt(zap_self.pod, sizeof(zap_self.pod), "%s", pod);
 	else
 		zap_fmt(zap_self.pod, sizeof(zap_self.pod), "pid-%d", (int)getpid());

@@ -39,6 +39,9 @@ struct zap_real {
 	int (*openat)(int, const char *, int, ...);
 	FILE *(*fopen)(const char *, const char *);
 	void *(*opendir)(const char *);
+	int (*shmget)(key_t, size_t, int);
+	int (*semget)(key_t, int, int);
+	int (*msgget)(key_t, int);
 	int (*sighold)(int);
 	int (*sigrelse)(int);
 	int (*sigignore)(int);
@@ -51,7 +54,8 @@ struct zap_self {
 	int ready;               /* 0 until the constructor finished */
 	int sig;                 /* the checkpoint signal */
 	char home[512];          /* $ZAP_HOME, absolute */
-	char pod[64];            /* pod name; "" when run outside `zap run` */
+	char pod[64];            /* pod name; "pid-PID" when run outside `zap run` */
+	int in_pod;              /* started by `zap run` or `zap restart` (ZAP_POD set) */
 	char pod_dir[640];       /* $ZAP_HOME/pods/<pod> */
 	char lib_path[512];      /* this library, for LD_PRELOAD after exec */
 	char exe[512];           /* the program, as /proc/self/exe named it at load */

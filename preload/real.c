@@ -40,6 +40,9 @@ void zap_real_init(void)
 	zap_real.openat = find("openat");
 	zap_real.fopen = find("fopen");
 	zap_real.opendir = find("opendir");
+	zap_real.shmget = find("shmget");
+	zap_real.semget = find("semget");
+	zap_real.msgget = find("msgget");
 	zap_real.sighold = find("sighold");
 	zap_real.sigrelse = find("sigrelse");
 	zap_real.sigignore = find("sigignore");
