@@ -16,7 +16,8 @@ const struct zap_cmd zap_cmd_ps = {
 	.args = "[--json] [--all]",
 	.summary = "list the pods running under zap",
 	.help = "One line per process: pod, the pid the program sees (VPID: the same\n"
-		"after a restart), the real pid, state (from /proc) and command.\n\n"
+		"after a restart), the real pid, state (from /proc) and command.  A member\n"
+		"that exec'd a program the preload cannot enter (static, setuid) is marked.\n\n"
 		"Options:\n"
 		"  --json   print a JSON array instead\n"
 		"  --all    also list pods that are not running (they may have images)\n\n"
@@ -53,6 +54,26 @@ static void proc_info(pid_t pid, char *state, char *cmd, size_t n)
 	}
 }
 
+static void print_member(const char *pod, pid_t pid, pid_t main_pid, int json, int *first)
+{
+	char state, cmd[1024];
+	proc_info(pid, &state, cmd, sizeof(cmd));
+	int pre = zap_pod_member_has_preload(pod, pid);
+	if (json) {
+		printf("%s{\"pod\":", *first ? "" : ",");
+		zap_json_str(pod);
+		printf(",\"vpid\":%d,\"pid\":%d,\"main\":%s,\"state\":\"%c\",\"preload\":%s,\"command\":",
+		       (int)zap_pod_member_vpid(pod, pid), (int)pid, pid == main_pid ? "true" : "false", state,
+		       pre ? "true" : "false");
+		zap_json_str(cmd);
+		printf("}");
+	} else {
+		printf("%-24s %8d %8d %5c  %s%s\n", pod, (int)zap_pod_member_vpid(pod, pid), (int)pid, state,
+		       cmd, pre ? "" : "  [no preload: static or setuid program, cannot be checkpointed]");
+	}
+	*first = 0;
+}
+
 static int ps_exec(int argc, char **argv)
 {
 	int json = 0, all = 0;
@@ -80,32 +101,24 @@ static int ps_exec(int argc, char **argv)
 		pid_t main_pid = zap_pod_pid(pod);
 		char mdir[PATH_MAX + 300];
 		snprintf(mdir, sizeof(mdir), "%s/%s/%s", dir, pod, ZAP_POD_MEMBERS);
-		int listed = 0;
+		int listed = 0, main_listed = 0;
 		DIR *d = main_pid ? opendir(mdir) : NULL;
 		struct dirent *e;
 		while (d && (e = readdir(d))) {
 			pid_t pid = (pid_t)atoi(e->d_name);
 			if (pid <= 0 || !zap_pod_member_alive(pid, pod))
 				continue;
-			char state, cmd[1024];
-			proc_info(pid, &state, cmd, sizeof(cmd));
-			if (json) {
-				printf("%s{\"pod\":", first ? "" : ",");
-				zap_json_str(pod);
-				printf(",\"vpid\":%d,\"pid\":%d,\"main\":%s,\"state\":\"%c\",\"command\":",
-				       (int)zap_pod_member_vpid(pod, pid), (int)pid,
-				       pid == main_pid ? "true" : "false", state);
-				zap_json_str(cmd);
-				printf("}");
-			} else {
-				printf("%-24s %8d %8d %5c  %s\n", pod, (int)zap_pod_member_vpid(pod, pid),
-				       (int)pid, state, cmd);
-			}
-			first = 0;
+			print_member(pod, pid, main_pid, json, &first);
+			main_listed |= pid == main_pid;
 			listed = 1;
 		}
 		if (d)
 			closedir(d);
+		/* a main process the preload never entered has no members file */
+		if (main_pid && !main_listed) {
+			print_member(pod, main_pid, main_pid, json, &first);
+			listed = 1;
+		}
 		if (!listed && all) {
 			if (json) {
 				printf("%s{\"pod\":", first ? "" : ",");

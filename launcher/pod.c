@@ -388,7 +388,7 @@ static double now_s(void)
 /* Whether libzappre.so runs in pid: without it the checkpoint signal would
  * kill the program instead.  Only the preload writes the members file (at
  * load and after a restore, when its pages are no longer a mapped file). */
-static int has_preload(const char *pod, pid_t pid)
+int zap_pod_member_has_preload(const char *pod, pid_t pid)
 {
 	char path[PATH_MAX], registered[PATH_MAX], now[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/pods/%s/%s/%d", zap_home(), pod, ZAP_POD_MEMBERS, (int)pid);
@@ -482,7 +482,7 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 {
 	char dir[PATH_MAX], path[PATH_MAX + 32], req[PATH_MAX + 128];
 	zap_pod_dir(pod, dir, sizeof(dir));
-	if (!has_preload(pod, pid)) {
+	if (!zap_pod_member_has_preload(pod, pid)) {
 		zap_err("process %d does not have zap's preload loaded (a static binary, a setuid "
 			"program, or one that dropped LD_PRELOAD before exec): it cannot be checkpointed",
 			(int)pid);

@@ -52,6 +52,9 @@ pid_t zap_pod_pid(const char *pod);          /* main pid if alive, else 0 */
 /* pid lives, is no zombie, and belongs to the pod (pids are reused). */
 int zap_pod_member_alive(pid_t pid, const char *pod);
 uint64_t zap_rss_bytes(pid_t pid);          /* resident memory, from /proc */
+/* Whether the preload still runs in a member (not after it exec'd a
+ * static or setuid program). */
+int zap_pod_member_has_preload(const char *pod, pid_t pid);
 /* The pid a member sees itself as (its vpid), from its members file. */
 pid_t zap_pod_member_vpid(const char *pod, pid_t pid);
 int zap_pod_set_pid(const char *pod, pid_t pid);

@@ -93,3 +93,5 @@ wait_for "[ \$(lines $T/exst.1) -ge 2 ]" 10 || fail "no progress"
 expect 1 "does not have zap's preload loaded" "$ZAP" checkpoint exst
 kill -0 "$(cat "$ZAP_HOME/pods/exst/pid")" || fail "the exec'd static program died"
 [ ! -e "$ZAP_HOME/pods/exst/request" ] || fail "a refused checkpoint left its request behind"
+"$ZAP" ps | grep "exst" | grep -q "no preload" || fail "zap ps does not mark the exec'd static program: $("$ZAP" ps)"
+"$ZAP" ps | grep "^static " | grep -q "no preload" || fail "zap ps does not mark the static program"
