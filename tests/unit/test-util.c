@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- checksums ---- */
@@ -408,6 +409,62 @@ START_TEST(util_scratch_fixed)
 }
 END_TEST
 
+/* ---- directories and errno names ---- */
+
+struct util_walk {
+	int seen, dots, stop_after;
+	char names[8][32];
+};
+
+static int util_walk_one(int dfd, const char *name, void *arg)
+{
+	struct util_walk *w = arg;
+	ck_assert_int_ge(dfd, 0);
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		w->dots++;
+	else if (w->seen < 8)
+		snprintf(w->names[w->seen], sizeof(w->names[0]), "%s", name);
+	w->seen++;
+	return w->stop_after && w->seen == w->stop_after ? 7 : 0;
+}
+
+/* Every entry but "." and "..", once; a nonzero return stops the walk and
+ * comes back; a missing directory is -ENOENT. */
+START_TEST(util_dir_each)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	zt_path(dir, sizeof(dir), "walk");
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	for (int i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", dir, i);
+		close(open(path, O_CREAT | O_WRONLY, 0600));
+	}
+	struct util_walk w = {0};
+	ck_assert_int_eq(zap_dir_each(dir, util_walk_one, &w), 0);
+	ck_assert_int_eq(w.seen, 5);
+	ck_assert_int_eq(w.dots, 0);
+	int mask = 0;
+	for (int i = 0; i < 5; i++)
+		mask |= 1 << (w.names[i][1] - '0');
+	ck_assert_int_eq(mask, 0x1f);
+	struct util_walk w2 = {.stop_after = 2};
+	ck_assert_int_eq(zap_dir_each(dir, util_walk_one, &w2), 7);
+	ck_assert_int_eq(w2.seen, 2);
+	snprintf(path, sizeof(path), "%s/nosuch", dir);
+	ck_assert_int_eq(zap_dir_each(path, util_walk_one, &w), -ENOENT);
+}
+END_TEST
+
+START_TEST(util_strerror_names)
+{
+	ck_assert_str_eq(zap_strerror(-ENOENT), "no such file or directory");
+	ck_assert_str_eq(zap_strerror(EACCES), "permission denied");
+	ck_assert_str_eq(zap_strerror(-74), "bad message (checksum mismatch)");
+	ck_assert_str_eq(zap_strerror(-6), "error 6"); /* no name: its number */
+	ck_assert_str_eq(zap_strerror(-100000), "error 100000");
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
@@ -438,6 +495,10 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, util_scratch_alloc);
 	tcase_add_test(tc, util_scratch_overflow);
 	tcase_add_test(tc, util_scratch_fixed);
+
+	tc = zt_tcase(s, "dir", ZT_WITH_DIR);
+	tcase_add_test(tc, util_dir_each);
+	tcase_add_test(zt_tcase(s, "strerror", 0), util_strerror_names);
 	return s;
 }
 ZT_SUITE(util_suite);
