@@ -14,6 +14,7 @@
 #define MAX_RUNS (8u << 20)
 #define MAX_FDS 65536
 #define MAX_STRINGS (8u << 20)
+#define MAX_EPOLL (1u << 20)
 
 int zap_dump_error(struct zap_dump *d, const char *fmt, ...)
 {
@@ -49,11 +50,13 @@ static int dump_setup(struct zap_dump *d)
 	d->runs_cap = MAX_RUNS;
 	d->fds_cap = MAX_FDS;
 	d->strings_cap = MAX_STRINGS;
+	d->epoll_cap = MAX_EPOLL;
 	d->regions = zap_scratch_alloc(&d->scratch, sizeof(*d->regions) * d->regions_cap);
 	d->runs = zap_scratch_alloc(&d->scratch, sizeof(*d->runs) * d->runs_cap);
 	d->fds = zap_scratch_alloc(&d->scratch, sizeof(*d->fds) * d->fds_cap);
 	d->strings = zap_scratch_alloc(&d->scratch, d->strings_cap);
-	if (!d->regions || !d->runs || !d->fds || !d->strings)
+	d->epoll = zap_scratch_alloc(&d->scratch, sizeof(*d->epoll) * d->epoll_cap);
+	if (!d->regions || !d->runs || !d->fds || !d->strings || !d->epoll)
 		return zap_dump_error(d, "scratch memory too small");
 	d->strings[0] = 0;
 	d->strings_len = 1;

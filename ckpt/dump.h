@@ -42,6 +42,8 @@ struct zap_dump {
 	uint32_t nruns, runs_cap;
 	struct zap_img_fd *fds;
 	uint32_t nfds, fds_cap;
+	struct zap_img_epoll_target *epoll; /* registrations of epoll fds (fd-anon.c) */
+	uint32_t nepoll, epoll_cap;
 	uint64_t filedata_len;
 	int img_fd;
 	/* out */
@@ -66,6 +68,9 @@ int zap_proc_collect(struct zap_dump *d);
 long zap_proc_set_exe(const char *exe);
 int zap_fd_collect(struct zap_dump *d);
 int zap_fd_write_data(struct zap_dump *d, uint64_t *cursor);
+/* eventfd, timerfd, signalfd, epoll (fd-anon.c): 1 when fd is one of them. */
+int zap_fd_anon_classify(struct zap_dump *d, int fd, struct zap_img_fd *f, const char *target);
+int zap_fd_anon_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);
 
 /* stat(2) as the x86-64 kernel lays it out (libc structs differ). */
 struct zap_kstat {

@@ -99,6 +99,8 @@ static int classify_fd(struct zap_dump *d, int fd, struct zap_img_fd *f)
 		f->kind = ZAP_FD_DIR;
 	} else if (type == S_IFCHR && target[0] == '/') {
 		f->kind = ZAP_FD_CHR;
+	} else if (zap_fd_anon_classify(d, fd, f, target)) {
+		/* eventfd, timerfd, signalfd, epoll */
 	} else {
 		f->kind = ZAP_FD_CLOSED_ON_RESTORE; /* pipe, socket, anon inode … */
 		size_t at = strlen(d->warnings);
@@ -160,6 +162,11 @@ int zap_fd_write_data(struct zap_dump *d, uint64_t *cursor)
 	char buf[65536];
 	for (uint32_t i = 0; i < d->nfds; i++) {
 		struct zap_img_fd *f = &d->fds[i];
+		if (f->kind == ZAP_FD_EPOLL && f->dup_of < 0) {
+			if (zap_fd_anon_write(d, f, cursor) < 0)
+				return -1;
+			continue;
+		}
 		if (f->kind != ZAP_FD_DELETED || f->dup_of >= 0)
 			continue;
 		f->data_off = *cursor;
@@ -269,6 +276,8 @@ int zap_fd_restore(struct zap_restore *r)
 			fd = materialize_deleted(r, f);
 		} else if (f->kind == ZAP_FD_CLOSED_ON_RESTORE) {
 			fd = z_open("/dev/null", O_RDWR | O_CLOEXEC, 0);
+		} else if (f->kind >= ZAP_FD_EVENTFD) {
+			fd = zap_fd_anon_open(r, f);
 		} else {
 			fd = z_open(path, reopen_flags(f), 0);
 		}
@@ -292,5 +301,5 @@ int zap_fd_restore(struct zap_restore *r)
 			zsys3(SYS_fcntl, fd, F_SETFD, 0);
 		}
 	}
-	return 0;
+	return zap_fd_anon_finish(r);
 }

@@ -209,7 +209,7 @@ static int check_proc(struct zap_img *img, const char *path, char *err, size_t e
 	for (uint32_t i = 0; i < img->nfds; i++) {
 		const struct zap_img_fd *f = &img->fds[i];
 		if (f->fd < 0 || !str_ok(img, f->path_str) || f->kind < ZAP_FD_INHERIT ||
-		    f->kind > ZAP_FD_CLOSED_ON_RESTORE)
+		    f->kind > ZAP_FD_KIND_MAX)
 			return FAIL2("FDS", "record %lu is malformed (fd %ld)", i, f->fd);
 		/* a dup names an earlier fd; records are sorted by fd */
 		if (f->dup_of >= 0 && (i == 0 || f->dup_of >= f->fd))
@@ -217,7 +217,7 @@ static int check_proc(struct zap_img *img, const char *path, char *err, size_t e
 				     f->dup_of);
 		if (i && f->fd <= img->fds[i - 1].fd)
 			return FAIL2("FDS", "fd %lu is out of order", f->fd, 0);
-		if (f->kind == ZAP_FD_DELETED &&
+		if ((f->kind == ZAP_FD_DELETED || f->kind == ZAP_FD_EPOLL) &&
 		    (f->data_off < fdata->off || f->data_off > fdata->off + fdata->len ||
 		     f->data_len > fdata->off + fdata->len - f->data_off))
 			return FAIL2("FDS", "fd %lu: file data outside FILEDATA", f->fd, 0);

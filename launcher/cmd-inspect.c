@@ -52,6 +52,10 @@ static const char *fd_kind(uint32_t k)
 	case ZAP_FD_CHR: return "device";
 	case ZAP_FD_DELETED: return "deleted";
 	case ZAP_FD_CLOSED_ON_RESTORE: return "unsupported";
+	case ZAP_FD_EVENTFD: return "eventfd";
+	case ZAP_FD_TIMERFD: return "timerfd";
+	case ZAP_FD_SIGNALFD: return "signalfd";
+	case ZAP_FD_EPOLL: return "epoll";
 	}
 	return "?";
 }

@@ -200,6 +200,18 @@ enum zap_fd_kind {
 	ZAP_FD_CHR,          /* a device reopened by path (/dev/null …) */
 	ZAP_FD_DELETED,      /* a deleted regular file; bytes in FILEDATA */
 	ZAP_FD_CLOSED_ON_RESTORE, /* a kind zap cannot bring back yet */
+	ZAP_FD_EVENTFD,      /* aux[0] count, aux[1] 1 if EFD_SEMAPHORE */
+	ZAP_FD_TIMERFD,      /* aux[0] clockid, aux[1..2] interval s/ns, aux[3..4] left s/ns, aux[5] ticks */
+	ZAP_FD_SIGNALFD,     /* aux[0] signal mask */
+	ZAP_FD_EPOLL,        /* FILEDATA: struct zap_img_epoll_target[] */
+	ZAP_FD_KIND_MAX = ZAP_FD_EPOLL,
+};
+
+/* One registration of an epoll fd: what epoll_ctl(ADD) was given. */
+struct zap_img_epoll_target {
+	int32_t fd;
+	uint32_t events;
+	uint64_t data;
 };
 
 struct zap_img_fd {
@@ -218,6 +230,7 @@ struct zap_img_fd {
 	int64_t mtime_sec, mtime_nsec;
 	uint8_t tty[36];     /* struct termios as TCGETS returns it */
 	uint32_t pad2;
+	uint64_t aux[6];     /* per kind, see enum zap_fd_kind */
 };
 
 /* The restorer fills this in inside the restored process (its address is
