@@ -41,3 +41,28 @@ restart_bg "$ZAP_HOME/pods/pyth/image" "$T/pyth.2"
 wait $! || fail "restart failed: $(cat pyth.2.err)"
 cat pyth.1 pyth.2 | sort > pyth.joined
 same pyth.joined pyth.ref
+
+# python3 asyncio: an epoll event loop with timers (its self-pipe is a
+# socketpair, which comes back as /dev/null; timers do not need it).  Tasks
+# due at the same moment may swap places after the pause: compare sorted.
+cat > aio.py <<'PY'
+import asyncio
+async def worker(n, out):
+    for i in range(25):
+        await asyncio.sleep(0.03 * (n + 1))
+        out.append((n, i))
+        print(n, i, flush=True)
+async def main():
+    out = []
+    await asyncio.gather(*(worker(n, out) for n in range(3)))
+    print("done", len(out))
+asyncio.run(main())
+PY
+"$PY" aio.py | sort > aio.ref
+start_pod aio "$T/aio.1" -- "$PY" aio.py
+wait_for "[ \$(lines $T/aio.1) -ge 20 ]" 60 || fail "asyncio made no progress"
+checkpoint_kill aio
+restart_bg "$ZAP_HOME/pods/aio/image" "$T/aio.2"
+wait $! || fail "asyncio restart failed: $(cat aio.2.err)"
+cat aio.1 aio.2 | sort > aio.joined
+same aio.joined aio.ref
