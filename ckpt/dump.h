@@ -71,6 +71,9 @@ int zap_fd_write_data(struct zap_dump *d, uint64_t *cursor);
 /* eventfd, timerfd, signalfd, epoll (fd-anon.c): 1 when fd is one of them. */
 int zap_fd_anon_classify(struct zap_dump *d, int fd, struct zap_img_fd *f, const char *target);
 int zap_fd_anon_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);
+/* pipes with both ends here (fd-pipe.c) */
+void zap_fd_pipe_pair(struct zap_dump *d);
+int zap_fd_pipe_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);
 
 /* stat(2) as the x86-64 kernel lays it out (libc structs differ). */
 struct zap_kstat {

@@ -103,12 +103,7 @@ static int classify_fd(struct zap_dump *d, int fd, struct zap_img_fd *f)
 		/* eventfd, timerfd, signalfd, epoll */
 	} else {
 		f->kind = ZAP_FD_CLOSED_ON_RESTORE; /* pipe, socket, anon inode … */
-		size_t at = strlen(d->warnings);
-		if (at + 80 < sizeof(d->warnings))
-			zap_fmt(d->warnings + at, sizeof(d->warnings) - at,
-				"%sfd %d (%s) comes back as /dev/null", at ? "; " : "", fd, target);
-		else if (!strstr(d->warnings, "; more fds"))
-			zap_fmt(d->warnings + at, sizeof(d->warnings) - at, "; more fds too");
+		f->aux[0] = st.ino; /* pipes are paired by it; the rest is warned of */
 	}
 	f->path_str = zap_dump_string(d, target);
 	return 0;
@@ -154,6 +149,7 @@ int zap_fd_collect(struct zap_dump *d)
 				d->fds[i].dup_of = d->fds[k].fd;
 				break;
 			}
+	zap_fd_pipe_pair(d);
 	return 0;
 }
 
@@ -164,6 +160,11 @@ int zap_fd_write_data(struct zap_dump *d, uint64_t *cursor)
 		struct zap_img_fd *f = &d->fds[i];
 		if (f->kind == ZAP_FD_EPOLL && f->dup_of < 0) {
 			if (zap_fd_anon_write(d, f, cursor) < 0)
+				return -1;
+			continue;
+		}
+		if (f->kind == ZAP_FD_PIPE_READ && f->dup_of < 0) {
+			if (zap_fd_pipe_write(d, f, cursor) < 0)
 				return -1;
 			continue;
 		}
@@ -276,15 +277,19 @@ int zap_fd_restore(struct zap_restore *r)
 			fd = materialize_deleted(r, f);
 		} else if (f->kind == ZAP_FD_CLOSED_ON_RESTORE) {
 			fd = z_open("/dev/null", O_RDWR | O_CLOEXEC, 0);
+		} else if (f->kind == ZAP_FD_PIPE_READ || f->kind == ZAP_FD_PIPE_WRITE) {
+			fd = zap_fd_pipe_open(r, f);
+			if (fd == f->fd)
+				continue; /* already in place, with its other end */
 		} else if (f->kind >= ZAP_FD_EVENTFD) {
 			fd = zap_fd_anon_open(r, f);
 		} else {
 			fd = z_open(path, reopen_flags(f), 0);
 		}
-		if (fd == -74) { /* EBADMSG from materialize_deleted */
+		if (fd == -74) { /* EBADMSG: the bytes kept for it fail their checksum */
 			r->exit_code = 4;
-			return zap_restore_error(r, "%s: section FILEDATA: checksum mismatch in the bytes of deleted file %s (fd %d)",
-						 img->path, path, f->fd);
+			return zap_restore_error(r, "%s: section FILEDATA: checksum mismatch in the bytes of fd %d (%s)",
+						 img->path, f->fd, path);
 		}
 		if (fd < 0)
 			return zap_restore_error(r, "%s: cannot reopen fd %d (%s): %s", img->path,

@@ -56,6 +56,8 @@ static const char *fd_kind(uint32_t k)
 	case ZAP_FD_TIMERFD: return "timerfd";
 	case ZAP_FD_SIGNALFD: return "signalfd";
 	case ZAP_FD_EPOLL: return "epoll";
+	case ZAP_FD_PIPE_READ: return "pipe-read";
+	case ZAP_FD_PIPE_WRITE: return "pipe-write";
 	}
 	return "?";
 }

@@ -204,7 +204,10 @@ enum zap_fd_kind {
 	ZAP_FD_TIMERFD,      /* aux[0] clockid, aux[1..2] interval s/ns, aux[3..4] left s/ns, aux[5] ticks */
 	ZAP_FD_SIGNALFD,     /* aux[0] signal mask */
 	ZAP_FD_EPOLL,        /* FILEDATA: struct zap_img_epoll_target[] */
-	ZAP_FD_KIND_MAX = ZAP_FD_EPOLL,
+	ZAP_FD_PIPE_READ,    /* read end of a pipe whose write end is here too: aux[0] inode,
+	                      * aux[1] the write end's fd, aux[2] pipe size; FILEDATA: its bytes */
+	ZAP_FD_PIPE_WRITE,   /* write end of such a pipe: aux[1] the read end's fd */
+	ZAP_FD_KIND_MAX = ZAP_FD_PIPE_WRITE,
 };
 
 /* One registration of an epoll fd: what epoll_ctl(ADD) was given. */
