@@ -76,7 +76,8 @@ same() {
 # roundtrip NAME WAIT_COND -- CMD...: runs CMD plain (the reference) and
 # under zap at once; when WAIT_COND holds (it may look at $T/NAME.1), checkpoints
 # with --kill, restarts, and checks that the two outputs joined equal the
-# reference byte for byte.
+# reference byte for byte (with SORTED=1: as sorted lines, for programs
+# whose threads or tasks interleave differently from run to run).
 roundtrip() {
 	local name=$1 cond=$2
 	shift 3
@@ -92,6 +93,10 @@ roundtrip() {
 	wait $rpid || fail "$name: restart exited $?: $(cat "$T/$name.2.err")"
 	wait $refpid
 	cat "$T/$name.1" "$T/$name.2" > "$T/$name.joined"
+	if [ -n "${SORTED:-}" ]; then
+		sort -o "$T/$name.joined" "$T/$name.joined"
+		sort -o "$T/$name.ref" "$T/$name.ref"
+	fi
 	same "$T/$name.joined" "$T/$name.ref"
 	note "$name: $(lines "$T/$name.1") lines before, $(lines "$T/$name.2") after the restart"
 }

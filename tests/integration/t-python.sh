@@ -33,14 +33,7 @@ for t in ts: t.join()
 for k in sorted(results): print(k, results[k])
 PY
 # the interleaving of the threads' lines varies from run to run: compare sorted
-"$PY" threads.py | sort > pyth.ref
-start_pod pyth "$T/pyth.1" -- "$PY" threads.py
-wait_for "[ \$(lines $T/pyth.1) -ge 300 ]" 60 || fail "python threads made no progress"
-checkpoint_kill pyth
-restart_bg "$ZAP_HOME/pods/pyth/image" "$T/pyth.2"
-wait $! || fail "restart failed: $(cat pyth.2.err)"
-cat pyth.1 pyth.2 | sort > pyth.joined
-same pyth.joined pyth.ref
+SORTED=1 roundtrip pyth "[ \$(lines $T/pyth.1) -ge 300 ]" -- "$PY" threads.py
 
 # python3 asyncio: an epoll event loop with timers (its self-pipe is a
 # socketpair, which comes back as /dev/null; timers do not need it).  Tasks
@@ -58,11 +51,4 @@ async def main():
     print("done", len(out))
 asyncio.run(main())
 PY
-"$PY" aio.py | sort > aio.ref
-start_pod aio "$T/aio.1" -- "$PY" aio.py
-wait_for "[ \$(lines $T/aio.1) -ge 20 ]" 60 || fail "asyncio made no progress"
-checkpoint_kill aio
-restart_bg "$ZAP_HOME/pods/aio/image" "$T/aio.2"
-wait $! || fail "asyncio restart failed: $(cat aio.2.err)"
-cat aio.1 aio.2 | sort > aio.joined
-same aio.joined aio.ref
+SORTED=1 roundtrip aio "[ \$(lines $T/aio.1) -ge 20 ]" -- "$PY" aio.py
