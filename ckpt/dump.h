@@ -73,6 +73,9 @@ int zap_fd_anon_classify(struct zap_dump *d, int fd, struct zap_img_fd *f, const
 int zap_fd_anon_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);
 /* pipes with both ends here (fd-pipe.c) */
 void zap_fd_pipe_pair(struct zap_dump *d);
+/* UNIX socketpairs with both ends here (fd-sock.c) */
+void zap_fd_sock_pair(struct zap_dump *d);
+int zap_fd_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);
 int zap_fd_pipe_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);
 
 /* stat(2) as the x86-64 kernel lays it out (libc structs differ). */

@@ -149,6 +149,7 @@ int zap_fd_collect(struct zap_dump *d)
 				d->fds[i].dup_of = d->fds[k].fd;
 				break;
 			}
+	zap_fd_sock_pair(d); /* before the pipes, which warn of what is left */
 	zap_fd_pipe_pair(d);
 	return 0;
 }
@@ -160,6 +161,11 @@ int zap_fd_write_data(struct zap_dump *d, uint64_t *cursor)
 		struct zap_img_fd *f = &d->fds[i];
 		if (f->kind == ZAP_FD_EPOLL && f->dup_of < 0) {
 			if (zap_fd_anon_write(d, f, cursor) < 0)
+				return -1;
+			continue;
+		}
+		if (f->kind == ZAP_FD_SOCKPAIR && f->dup_of < 0) {
+			if (zap_fd_sock_write(d, f, cursor) < 0)
 				return -1;
 			continue;
 		}
@@ -277,8 +283,9 @@ int zap_fd_restore(struct zap_restore *r)
 			fd = materialize_deleted(r, f);
 		} else if (f->kind == ZAP_FD_CLOSED_ON_RESTORE) {
 			fd = z_open("/dev/null", O_RDWR | O_CLOEXEC, 0);
-		} else if (f->kind == ZAP_FD_PIPE_READ || f->kind == ZAP_FD_PIPE_WRITE) {
-			fd = zap_fd_pipe_open(r, f);
+		} else if (f->kind == ZAP_FD_PIPE_READ || f->kind == ZAP_FD_PIPE_WRITE ||
+			   f->kind == ZAP_FD_SOCKPAIR) {
+			fd = f->kind == ZAP_FD_SOCKPAIR ? zap_fd_sock_open(r, f) : zap_fd_pipe_open(r, f);
 			if (fd == f->fd)
 				continue; /* already in place, with its other end */
 		} else if (f->kind >= ZAP_FD_EVENTFD) {

@@ -45,6 +45,7 @@ int zap_fd_restore(struct zap_restore *r);
 long zap_fd_anon_open(struct zap_restore *r, const struct zap_img_fd *f);
 int zap_fd_anon_finish(struct zap_restore *r);
 long zap_fd_pipe_open(struct zap_restore *r, const struct zap_img_fd *f);
+long zap_fd_sock_open(struct zap_restore *r, const struct zap_img_fd *f);
 /* thread.c */
 __attribute__((noreturn)) void zap_thread_resume_all(struct zap_restore *r);
 

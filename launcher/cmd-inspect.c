@@ -58,6 +58,7 @@ static const char *fd_kind(uint32_t k)
 	case ZAP_FD_EPOLL: return "epoll";
 	case ZAP_FD_PIPE_READ: return "pipe-read";
 	case ZAP_FD_PIPE_WRITE: return "pipe-write";
+	case ZAP_FD_SOCKPAIR: return "socketpair";
 	}
 	return "?";
 }

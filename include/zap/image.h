@@ -207,7 +207,10 @@ enum zap_fd_kind {
 	ZAP_FD_PIPE_READ,    /* read end of a pipe whose write end is here too: aux[0] inode,
 	                      * aux[1] the write end's fd, aux[2] pipe size; FILEDATA: its bytes */
 	ZAP_FD_PIPE_WRITE,   /* write end of such a pipe: aux[1] the read end's fd */
-	ZAP_FD_KIND_MAX = ZAP_FD_PIPE_WRITE,
+	ZAP_FD_SOCKPAIR,     /* one end of a UNIX socketpair whose other end is here too:
+	                      * aux[0] inode, aux[1] the other end's fd, aux[3] the peer's inode,
+	                      * aux[4] SOCK_STREAM/DGRAM/SEQPACKET; FILEDATA: bytes waiting for it */
+	ZAP_FD_KIND_MAX = ZAP_FD_SOCKPAIR,
 };
 
 /* One registration of an epoll fd: what epoll_ctl(ADD) was given. */

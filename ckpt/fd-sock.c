@@ -1,0 +1,190 @@
+/* UNIX socket pairs with both ends in the process (the self-pipe of event
+ * loops such as Python's asyncio, made with socketpair).  The kernel's
+ * sock_diag tells each socket's peer; two fds of ours that are each
+ * other's peer are one pair.  The bytes waiting in each end's receive
+ * queue are copied with MSG_PEEK (not taken).  Restore makes a socketpair,
+ * puts the ends at their numbers and writes each end's bytes from the
+ * other end.  Stream sockets keep their bytes; a datagram pair keeps only
+ * its first waiting datagram per end.  Other sockets are issue 4's. */
+#include "dump.h"
+#include "restore.h"
+#include "sys.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#define Z_NETLINK_SOCK_DIAG 4
+#define Z_SOCK_DIAG_BY_FAMILY 20
+#define Z_UDIAG_SHOW_NAME 1
+#define Z_UDIAG_SHOW_PEER 4
+#define Z_UNIX_DIAG_NAME 0
+#define Z_UNIX_DIAG_PEER 2
+#define Z_NLM_F_REQUEST 1
+#define Z_NLMSG_ERROR 2
+#define Z_MAX_PEEK (1u << 20)
+
+struct z_nlmsghdr {
+	uint32_t len;
+	uint16_t type, flags;
+	uint32_t seq, pid;
+};
+struct z_unix_diag_req {
+	uint8_t family, protocol;
+	uint16_t pad;
+	uint32_t states, ino, show, cookie[2];
+};
+struct z_unix_diag_msg {
+	uint8_t family, type, state, pad;
+	uint32_t ino, cookie[2];
+};
+struct z_rtattr {
+	uint16_t len, type;
+};
+
+/* The inode of the peer of UNIX socket ino, or 0; *named when it is bound. */
+static uint32_t unix_peer(int nl, uint32_t ino, int *named)
+{
+	struct {
+		struct z_nlmsghdr h;
+		struct z_unix_diag_req r;
+	} q = {{sizeof(q), Z_SOCK_DIAG_BY_FAMILY, Z_NLM_F_REQUEST, 1, 0},
+	       {AF_UNIX, 0, 0, ~0u, ino, Z_UDIAG_SHOW_PEER | Z_UDIAG_SHOW_NAME, {~0u, ~0u}}};
+	*named = 0;
+	if (z_write(nl, &q, sizeof(q)) != (long)sizeof(q))
+		return 0;
+	char buf[4096] __attribute__((aligned(8)));
+	long n = z_read(nl, buf, sizeof(buf));
+	const struct z_nlmsghdr *h = (const void *)buf;
+	if (n < (long)(sizeof(*h) + sizeof(struct z_unix_diag_msg)) || h->type == Z_NLMSG_ERROR ||
+	    h->len > (uint32_t)n)
+		return 0;
+	uint32_t peer = 0;
+	size_t at = sizeof(*h) + sizeof(struct z_unix_diag_msg);
+	while (at + sizeof(struct z_rtattr) <= h->len) {
+		const struct z_rtattr *a = (const void *)(buf + at);
+		if (a->len < sizeof(*a) || at + a->len > h->len)
+			break;
+		if (a->type == Z_UNIX_DIAG_PEER && a->len >= sizeof(*a) + 4)
+			memcpy(&peer, buf + at + sizeof(*a), 4);
+		if (a->type == Z_UNIX_DIAG_NAME)
+			*named = 1;
+		at += (a->len + 3u) & ~3u;
+	}
+	return peer;
+}
+
+void zap_fd_sock_pair(struct zap_dump *d)
+{
+	long nl = -1;
+	for (uint32_t i = 0; i < d->nfds; i++) {
+		struct zap_img_fd *f = &d->fds[i];
+		if (f->kind != ZAP_FD_CLOSED_ON_RESTORE || (f->mode & S_IFMT) != S_IFSOCK || f->dup_of >= 0)
+			continue;
+		if (nl == -1)
+			nl = zsys3(SYS_socket, 16 /* AF_NETLINK */, SOCK_DGRAM | SOCK_CLOEXEC,
+				   Z_NETLINK_SOCK_DIAG);
+		if (nl < 0)
+			return;
+		int named;
+		f->aux[3] = unix_peer((int)nl, (uint32_t)f->aux[0], &named);
+		if (named)
+			f->aux[3] = 0;
+	}
+	if (nl >= 0)
+		z_close((int)nl);
+	for (uint32_t i = 0; i < d->nfds; i++) {
+		struct zap_img_fd *a = &d->fds[i];
+		if (a->kind != ZAP_FD_CLOSED_ON_RESTORE || !a->aux[3])
+			continue;
+		for (uint32_t k = i + 1; k < d->nfds; k++) {
+			struct zap_img_fd *b = &d->fds[k];
+			if (b->kind != ZAP_FD_CLOSED_ON_RESTORE || b->aux[0] != a->aux[3] || b->aux[3] != a->aux[0])
+				continue;
+			int type = 0;
+			uint32_t len = sizeof(type);
+			zsys5(SYS_getsockopt, a->fd, SOL_SOCKET, SO_TYPE, &type, &len);
+			a->kind = b->kind = ZAP_FD_SOCKPAIR;
+			a->aux[1] = (uint64_t)b->fd;
+			b->aux[1] = (uint64_t)a->fd;
+			a->aux[4] = b->aux[4] = (uint64_t)type;
+			break;
+		}
+	}
+}
+
+/* The bytes waiting to be received by this end, copied into FILEDATA. */
+int zap_fd_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor)
+{
+	static char buf[Z_MAX_PEEK]; /* leader only, every other thread parked */
+	f->data_off = *cursor;
+	long n = zsys6(SYS_recvfrom, f->fd, (long)buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT, 0, 0);
+	f->data_len = n > 0 ? (uint64_t)n : 0;
+	f->data_sum = zap_sum_pages(buf, f->data_len, 0);
+	if (f->data_len && z_pwrite_all(d->img_fd, buf, f->data_len, *cursor) < 0)
+		return zap_dump_error(d, "cannot write the bytes waiting in socket fd %d", f->fd);
+	*cursor += ZAP_PAGE_UP(f->data_len);
+	return 0;
+}
+
+/* ---- restore ---- */
+
+/* Writes the bytes kept for end e's receive queue into its peer. */
+static long refill(struct zap_restore *r, const struct zap_img_fd *e, int peer)
+{
+	char buf[ZAP_SUM_CHUNK];
+	uint64_t sum = 0;
+	int stream = e->aux[4] == SOCK_STREAM;
+	for (uint64_t done = 0; done < e->data_len;) {
+		/* a datagram goes back whole, as one message */
+		size_t n = !stream || e->data_len - done < sizeof(buf) ? e->data_len - done : sizeof(buf);
+		if (n > sizeof(buf))
+			n = sizeof(buf);
+		if (z_pread_all(r->img_fd, buf, n, e->data_off + done) < 0)
+			return -5;
+		sum = zap_sum64(buf, n, sum);
+		long w = zsys6(SYS_sendto, peer, (long)buf, (long)n, MSG_DONTWAIT, 0, 0);
+		if (w != (long)n)
+			return w < 0 ? w : -5;
+		done += n;
+	}
+	return sum == e->data_sum ? 0 : -74;
+}
+
+long zap_fd_sock_open(struct zap_restore *r, const struct zap_img_fd *f)
+{
+	if (zsys2(SYS_fcntl, f->fd, F_GETFD) >= 0) /* placed with its other end */
+		return f->fd;
+	const struct zap_img_fd *o = NULL;
+	for (uint32_t i = 0; i < r->img->nfds; i++)
+		if (r->img->fds[i].fd == (int32_t)f->aux[1])
+			o = &r->img->fds[i];
+	if (!o)
+		return -9;
+	int sv[2];
+	long e = zsys4(SYS_socketpair, AF_UNIX, (int)f->aux[4] | SOCK_CLOEXEC, 0, sv);
+	if (e < 0)
+		return e;
+	if ((e = refill(r, f, sv[1])) < 0 || (e = refill(r, o, sv[0])) < 0) {
+		z_close(sv[0]);
+		z_close(sv[1]);
+		return e;
+	}
+	if (f->open_flags & O_NONBLOCK)
+		zsys3(SYS_fcntl, sv[0], F_SETFL, O_NONBLOCK);
+	if (o->open_flags & O_NONBLOCK)
+		zsys3(SYS_fcntl, sv[1], F_SETFL, O_NONBLOCK);
+	if (sv[1] == o->fd)
+		e = zsys3(SYS_fcntl, sv[1], F_SETFD, o->fd_flags & FD_CLOEXEC);
+	else
+		e = zsys3(SYS_dup3, sv[1], o->fd, (o->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+	if (sv[1] != o->fd)
+		z_close(sv[1]);
+	if (e < 0) {
+		z_close(sv[0]);
+		return e;
+	}
+	return sv[0];
+}
