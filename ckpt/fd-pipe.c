@@ -4,7 +4,7 @@
  * them: tee(2) duplicates them into a scratch pipe, which we read.  Restore
  * makes a pipe, puts its ends at their numbers and writes the bytes back.
  * A pipe with only one end here (to another process) is not this file's:
- * it still comes back as /dev/null. */
+ * it still comes back as /dev/null (fd.c warns of it). */
 #include "dump.h"
 #include "restore.h"
 #include "sys.h"
@@ -41,18 +41,6 @@ void zap_fd_pipe_pair(struct zap_dump *d)
 			r->aux[2] = sz > 0 ? (uint64_t)sz : 0;
 			break;
 		}
-	}
-	/* warn of the fds that really come back as /dev/null */
-	for (uint32_t i = 0; i < d->nfds; i++) {
-		const struct zap_img_fd *f = &d->fds[i];
-		if (f->kind != ZAP_FD_CLOSED_ON_RESTORE || f->dup_of >= 0)
-			continue;
-		size_t at = strlen(d->warnings);
-		if (at + 80 < sizeof(d->warnings))
-			zap_fmt(d->warnings + at, sizeof(d->warnings) - at, "%sfd %d (%s) comes back as /dev/null",
-				at ? "; " : "", f->fd, d->strings + f->path_str);
-		else if (!strstr(d->warnings, "; more fds"))
-			zap_fmt(d->warnings + at, sizeof(d->warnings) - at, "; more fds too");
 	}
 }
 
@@ -113,14 +101,10 @@ long zap_fd_pipe_open(struct zap_restore *r, const struct zap_img_fd *f)
 {
 	if (zsys2(SYS_fcntl, f->fd, F_GETFD) >= 0) /* placed with its other end */
 		return f->fd;
-	const struct zap_img_fd *o = NULL;
-	for (uint32_t i = 0; i < r->img->nfds; i++)
-		if (r->img->fds[i].fd == (int32_t)f->aux[1])
-			o = &r->img->fds[i];
+	const struct zap_img_fd *o = zap_fd_other_end(r, f);
 	if (!o)
 		return -9; /* EBADF */
 	const struct zap_img_fd *rd = f->kind == ZAP_FD_PIPE_READ ? f : o;
-	const struct zap_img_fd *wr = f->kind == ZAP_FD_PIPE_READ ? o : f;
 	int p[2];
 	long e = zsys2(SYS_pipe2, p, O_CLOEXEC);
 	if (e < 0)
@@ -145,20 +129,6 @@ long zap_fd_pipe_open(struct zap_restore *r, const struct zap_img_fd *f)
 		z_close(p[1]);
 		return e;
 	}
-	if (rd->open_flags & O_NONBLOCK)
-		zsys3(SYS_fcntl, p[0], F_SETFL, O_NONBLOCK);
-	if (wr->open_flags & O_NONBLOCK)
-		zsys3(SYS_fcntl, p[1], F_SETFL, O_NONBLOCK);
 	int mine = f == rd ? p[0] : p[1], other = f == rd ? p[1] : p[0];
-	if (other == o->fd) /* the kernel's choice was already right */
-		e = zsys3(SYS_fcntl, other, F_SETFD, o->fd_flags & FD_CLOEXEC);
-	else
-		e = zsys3(SYS_dup3, other, o->fd, (o->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
-	if (other != o->fd)
-		z_close(other);
-	if (e < 0) {
-		z_close(mine);
-		return e;
-	}
-	return mine;
+	return zap_fd_place_pair(mine, other, f, o);
 }

@@ -157,12 +157,9 @@ long zap_fd_sock_open(struct zap_restore *r, const struct zap_img_fd *f)
 {
 	if (zsys2(SYS_fcntl, f->fd, F_GETFD) >= 0) /* placed with its other end */
 		return f->fd;
-	const struct zap_img_fd *o = NULL;
-	for (uint32_t i = 0; i < r->img->nfds; i++)
-		if (r->img->fds[i].fd == (int32_t)f->aux[1])
-			o = &r->img->fds[i];
+	const struct zap_img_fd *o = zap_fd_other_end(r, f);
 	if (!o)
-		return -9;
+		return -9; /* EBADF */
 	int sv[2];
 	long e = zsys4(SYS_socketpair, AF_UNIX, (int)f->aux[4] | SOCK_CLOEXEC, 0, sv);
 	if (e < 0)
@@ -172,19 +169,5 @@ long zap_fd_sock_open(struct zap_restore *r, const struct zap_img_fd *f)
 		z_close(sv[1]);
 		return e;
 	}
-	if (f->open_flags & O_NONBLOCK)
-		zsys3(SYS_fcntl, sv[0], F_SETFL, O_NONBLOCK);
-	if (o->open_flags & O_NONBLOCK)
-		zsys3(SYS_fcntl, sv[1], F_SETFL, O_NONBLOCK);
-	if (sv[1] == o->fd)
-		e = zsys3(SYS_fcntl, sv[1], F_SETFD, o->fd_flags & FD_CLOEXEC);
-	else
-		e = zsys3(SYS_dup3, sv[1], o->fd, (o->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
-	if (sv[1] != o->fd)
-		z_close(sv[1]);
-	if (e < 0) {
-		z_close(sv[0]);
-		return e;
-	}
-	return sv[0];
+	return zap_fd_place_pair(sv[0], sv[1], f, o);
 }

@@ -109,6 +109,23 @@ static int classify_fd(struct zap_dump *d, int fd, struct zap_img_fd *f)
 	return 0;
 }
 
+/* Warns of the fds that come back as /dev/null, once every kind that can
+ * pair fds up (pipes, socketpairs) has had its say. */
+static void warn_unsupported(struct zap_dump *d)
+{
+	for (uint32_t i = 0; i < d->nfds; i++) {
+		const struct zap_img_fd *f = &d->fds[i];
+		if (f->kind != ZAP_FD_CLOSED_ON_RESTORE || f->dup_of >= 0)
+			continue;
+		size_t at = strlen(d->warnings);
+		if (at + 80 < sizeof(d->warnings))
+			zap_fmt(d->warnings + at, sizeof(d->warnings) - at, "%sfd %d (%s) comes back as /dev/null",
+				at ? "; " : "", f->fd, d->strings + f->path_str);
+		else if (!strstr(d->warnings, "; more fds"))
+			zap_fmt(d->warnings + at, sizeof(d->warnings) - at, "; more fds too");
+	}
+}
+
 static int collect_one(int dfd, const char *name, void *arg)
 {
 	struct zap_dump *d = arg;
@@ -149,8 +166,9 @@ int zap_fd_collect(struct zap_dump *d)
 				d->fds[i].dup_of = d->fds[k].fd;
 				break;
 			}
-	zap_fd_sock_pair(d); /* before the pipes, which warn of what is left */
+	zap_fd_sock_pair(d);
 	zap_fd_pipe_pair(d);
+	warn_unsupported(d);
 	return 0;
 }
 
@@ -206,6 +224,34 @@ int zap_fd_write_data(struct zap_dump *d, uint64_t *cursor)
 }
 
 /* ---- restore ---- */
+
+const struct zap_img_fd *zap_fd_other_end(const struct zap_restore *r, const struct zap_img_fd *f)
+{
+	for (uint32_t i = 0; i < r->img->nfds; i++)
+		if (r->img->fds[i].fd == (int32_t)f->aux[1])
+			return &r->img->fds[i];
+	return NULL;
+}
+
+long zap_fd_place_pair(int mine, int other, const struct zap_img_fd *f, const struct zap_img_fd *o)
+{
+	if (f->open_flags & O_NONBLOCK)
+		zsys3(SYS_fcntl, mine, F_SETFL, O_NONBLOCK);
+	if (o->open_flags & O_NONBLOCK)
+		zsys3(SYS_fcntl, other, F_SETFL, O_NONBLOCK);
+	long e;
+	if (other == o->fd) /* the kernel's choice was already right */
+		e = zsys3(SYS_fcntl, other, F_SETFD, o->fd_flags & FD_CLOEXEC);
+	else
+		e = zsys3(SYS_dup3, other, o->fd, (o->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+	if (other != o->fd)
+		z_close(other);
+	if (e < 0) {
+		z_close(mine);
+		return e;
+	}
+	return mine;
+}
 
 static int reopen_flags(const struct zap_img_fd *f)
 {

@@ -45,6 +45,12 @@ int zap_fd_restore(struct zap_restore *r);
 long zap_fd_anon_open(struct zap_restore *r, const struct zap_img_fd *f);
 int zap_fd_anon_finish(struct zap_restore *r);
 long zap_fd_pipe_open(struct zap_restore *r, const struct zap_img_fd *f);
+/* For the two ends of a pipe or socketpair, both in the process: the
+ * record of f's other end; and, once both ends exist (mine for f, other
+ * for o), their O_NONBLOCK, other put at o's number.  mine or -errno (both
+ * closed then). */
+const struct zap_img_fd *zap_fd_other_end(const struct zap_restore *r, const struct zap_img_fd *f);
+long zap_fd_place_pair(int mine, int other, const struct zap_img_fd *f, const struct zap_img_fd *o);
 long zap_fd_sock_open(struct zap_restore *r, const struct zap_img_fd *f);
 /* thread.c */
 __attribute__((noreturn)) void zap_thread_resume_all(struct zap_restore *r);
