@@ -107,6 +107,8 @@ __attribute__((constructor)) static void zap_preload_init(void)
 	zap_pid_init();
 	zap_pid_inherit(getenv("ZAP_VPID"));
 	read_settings();
+	if (zap_self.in_pod)
+		zap_pid_open_vtab(zap_self.pod_dir);
 	find_layout();
 	zap_signal_install();
 	zap_pod_register_member(); /* a no-op outside `zap run`: no pod directory */

@@ -9,13 +9,14 @@
  * and "/proc/<vpid>/..." paths.  The answers live in our memory, which is
  * part of the image: after a restore only the real side needs updating.
  *
- * Today a pod that is checkpointed holds one process, so the table is this
- * process's own: itself and its threads.  Ids of other processes pass
- * through unchanged.  (A pod-wide table comes with pods of several
- * processes.)  Before any restart every vpid equals its real id. */
+ * This process's own ids (itself, its threads) live here; the ids of the
+ * pod's other processes live in the pod's table (ckpt/vtab.c), which
+ * exists only after a restart: before one, every vpid equals its real id
+ * and ids of other processes pass through unchanged. */
 #include "preload.h"
 #include "sys.h"
 #include "util.h"
+#include "vtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,9 @@ static struct {
 	struct { pid_t vtid, real; } tids[MAX_TIDS]; /* threads whose ids differ */
 } pt;
 
+/* the pod's table, once there is one (after a restart) */
+static struct zap_vtab *vt;
+
 static __thread pid_t my_vtid __attribute__((tls_model("initial-exec")));
 
 static void pt_lock(void)
@@ -47,7 +51,28 @@ void zap_pid_init(void)
 {
 	pt.vpid = pt.real = (pid_t)z_getpid();
 	pt.ntids = 0;
+	if (vt) /* a child forked after a restart: the table says who it is */
+		pt.vpid = zap_vtab_adopt(vt, pt.real);
 	my_vtid = pt.vpid; /* the main thread's tid is the pid */
+}
+
+void zap_pid_attach_vtab(struct zap_vtab *t)
+{
+	vt = t;
+	if (vt && pt.vpid == pt.real) /* not told otherwise (ZAP_VPID, a restore) */
+		pt.vpid = my_vtid = zap_vtab_adopt(vt, pt.real);
+}
+
+struct zap_vtab *zap_pid_vtab(void) { return vt; }
+
+void zap_pid_open_vtab(const char *pod_dir)
+{
+	char path[800];
+	long err;
+	zap_fmt(path, sizeof(path), "%s/%s", pod_dir, ZAP_VTAB_FILE);
+	struct zap_vtab *t = zap_vtab_map(path, 0, &err);
+	if (t)
+		zap_pid_attach_vtab(t);
 }
 
 pid_t zap_pid_self_vtid(void)
@@ -98,7 +123,8 @@ pid_t zap_vpid_to_real(pid_t v)
 	for (uint32_t i = 0; i < pt.ntids; i++)
 		if (pt.tids[i].vtid == v)
 			return pt.tids[i].real;
-	return v;
+	pid_t r = vt ? zap_vtab_real(vt, v) : 0;
+	return r > 0 ? r : v;
 }
 
 pid_t zap_real_to_vpid(pid_t r)
@@ -110,7 +136,8 @@ pid_t zap_real_to_vpid(pid_t r)
 	for (uint32_t i = 0; i < pt.ntids; i++)
 		if (pt.tids[i].real == r)
 			return pt.tids[i].vtid;
-	return r;
+	pid_t v = vt ? zap_vtab_vpid(vt, r) : 0;
+	return v > 0 ? v : r;
 }
 
 /* kill()'s pid: >0 a process, <-1 a process group, 0 and -1 as they are. */

@@ -89,6 +89,11 @@ pid_t zap_vpid_to_real(pid_t v);
 pid_t zap_real_to_vpid(pid_t r);
 void zap_pid_restored(const pid_t *vtids, const pid_t *reals, uint32_t n);
 const char *zap_pid_path(const char *path, char *buf, size_t n);
+/* The pod's table of other members' ids (ckpt/vtab.c), after a restart. */
+struct zap_vtab;
+void zap_pid_open_vtab(const char *pod_dir);  /* maps it if it exists */
+void zap_pid_attach_vtab(struct zap_vtab *t);
+struct zap_vtab *zap_pid_vtab(void);
 
 /* The program's view of the checkpoint signal (signal.c). */
 int zap_signal_virtual_action(const struct sigaction *act, struct sigaction *old);
