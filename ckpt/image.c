@@ -12,6 +12,7 @@ static const char *const sect_names[ZAP_SECT_MAX] = {
 	[ZAP_SECT_POD] = "POD",	    [ZAP_SECT_PROC] = "PROC",	  [ZAP_SECT_THREADS] = "THREADS",
 	[ZAP_SECT_REGIONS] = "REGIONS", [ZAP_SECT_RUNS] = "RUNS",	  [ZAP_SECT_FDS] = "FDS",
 	[ZAP_SECT_STRINGS] = "STRINGS", [ZAP_SECT_PAGES] = "PAGES", [ZAP_SECT_FILEDATA] = "FILEDATA",
+	[ZAP_SECT_POD_FDS] = "POD_FDS",
 };
 
 const char *zap_sect_name(uint32_t type)
@@ -27,6 +28,7 @@ static const uint32_t sect_recsize[ZAP_SECT_MAX] = {
 	[ZAP_SECT_REGIONS] = sizeof(struct zap_img_region),
 	[ZAP_SECT_RUNS] = sizeof(struct zap_img_run),
 	[ZAP_SECT_FDS] = sizeof(struct zap_img_fd),
+	[ZAP_SECT_POD_FDS] = sizeof(struct zap_img_pod_fd),
 };
 
 /* ---- writer ---- */
@@ -226,6 +228,22 @@ static int check_proc(struct zap_img *img, const char *path, char *err, size_t e
 	return check_regions(img, path, err, errlen);
 }
 
+static int zombie_only(const struct zap_img *img)
+{
+	for (uint32_t i = 0; i < img->nmembers; i++)
+		if (!(img->members[i].flags & ZAP_MEMBER_ZOMBIE))
+			return 0;
+	return 1;
+}
+
+static int member_of(const struct zap_img *img, int32_t pid)
+{
+	for (uint32_t i = 0; i < img->nmembers; i++)
+		if (img->members[i].pid == pid && !(img->members[i].flags & ZAP_MEMBER_ZOMBIE))
+			return 1;
+	return 0;
+}
+
 static int check_pod(struct zap_img *img, const char *path, char *err, size_t errlen)
 {
 	const struct zap_img_section *s = &img->sect[ZAP_SECT_POD];
@@ -241,9 +259,24 @@ static int check_pod(struct zap_img *img, const char *path, char *err, size_t er
 	if (memchr(img->pod->name, 0, sizeof(img->pod->name)) == NULL)
 		return FAIL("POD", "pod name not terminated");
 	for (uint32_t i = 0; i < img->nmembers; i++) {
-		const char *f = img->members[i].file;
-		if (!memchr(f, 0, sizeof(img->members[i].file)) || !f[0] || strchr(f, '/'))
+		const struct zap_img_member *m = &img->members[i];
+		int zombie = (m->flags & ZAP_MEMBER_ZOMBIE) != 0;
+		if (!memchr(m->file, 0, sizeof(m->file)) || (m->file[0] == 0) != zombie || strchr(m->file, '/'))
 			return FAIL2("POD", "member %lu has a bad file name", i, 0);
+		if (m->pid <= 0 || m->ppid < 0)
+			return FAIL2("POD", "member %lu has a bad pid %ld", i, m->pid);
+		for (uint32_t k = 0; k < i; k++)
+			if (img->members[k].pid == m->pid)
+				return FAIL2("POD", "pid %lu is recorded twice", m->pid, 0);
+	}
+	if (zombie_only(img))
+		return FAIL("POD", "no live member");
+	img->pod_fds = img->data[ZAP_SECT_POD_FDS];
+	img->npod_fds = img->pod_fds ? img->sect[ZAP_SECT_POD_FDS].count : 0;
+	for (uint32_t i = 0; i < img->npod_fds; i++) {
+		const struct zap_img_pod_fd *f = &img->pod_fds[i];
+		if (f->fd < 0 || f->object >= img->npod_fds || !member_of(img, f->pid))
+			return FAIL2("POD_FDS", "record %lu is malformed (fd %ld)", i, f->fd);
 	}
 	return 0;
 }

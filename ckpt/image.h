@@ -51,8 +51,9 @@ struct zap_img {
 	const struct zap_img_region *regions;
 	const struct zap_img_run *runs;
 	const struct zap_img_fd *fds;
+	const struct zap_img_pod_fd *pod_fds;
 	const char *strings;
-	uint32_t nthreads, nregions, nruns, nfds, nmembers;
+	uint32_t nthreads, nregions, nruns, nfds, nmembers, npod_fds;
 	uint64_t strings_len;
 };
 

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define ZAP_IMG_MAGIC "ZAPIMG\r\n" /* 8 bytes, no terminator in the file */
-#define ZAP_IMG_VERSION 1          /* bump when a record changes shape */
+#define ZAP_IMG_VERSION 2          /* bump when a record changes shape (2: pods of several processes) */
 #define ZAP_IMG_ARCH_X86_64 62     /* EM_X86_64 */
 #define ZAP_IMG_PAGE 4096u
 
@@ -53,6 +53,7 @@ enum zap_sect_type {
 	ZAP_SECT_STRINGS,     /* NUL-terminated strings, referenced by offset */
 	ZAP_SECT_PAGES,       /* page data; checksummed per run, not as a whole */
 	ZAP_SECT_FILEDATA,    /* bytes of deleted-but-open files, page aligned */
+	ZAP_SECT_POD_FDS,     /* pod file: struct zap_img_pod_fd[], fds shared between members */
 	ZAP_SECT_MAX
 };
 
@@ -72,10 +73,29 @@ struct zap_img_pod {
 	uint64_t generation;  /* how many checkpoints this pod has had */
 };
 
+enum zap_member_flags {
+	ZAP_MEMBER_ZOMBIE = 1 << 0, /* exited, not yet reaped: no file, exit_status */
+};
+
 struct zap_img_member {
-	int32_t pid;          /* the pid the process had */
-	int32_t ppid;
-	char file[32];        /* "<pid>.img" */
+	int32_t pid;          /* the pid the process saw itself as (its vpid) */
+	int32_t ppid;         /* its parent's vpid; 0 when the parent is not in the pod */
+	char file[32];        /* "<pid>.img"; empty for a zombie */
+	uint32_t flags;       /* enum zap_member_flags */
+	int32_t exit_status;  /* a zombie's status, as wait() reports it */
+	int32_t pgid, sid;    /* vpids; 0 when the group's leader is not in the pod */
+};
+
+/* One fd of one member that shares its open file description with fds of
+ * other members (a pipe between them, a file a parent and its child both
+ * write).  Every record with the same object is one description; the first
+ * record's fd in its member's process file describes it.  A pipe's two
+ * ends are two objects with the same pipe (inode, aux[0] of the fds). */
+struct zap_img_pod_fd {
+	int32_t pid;          /* the member's vpid */
+	int32_t fd;
+	uint32_t object;
+	uint32_t pad;
 };
 
 /* ---- process file ---- */

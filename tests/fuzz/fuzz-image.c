@@ -491,7 +491,8 @@ static const char *fuzz_pod_contract(const struct zap_img *img)
 		return "accepted an unterminated pod name";
 	for (uint32_t i = 0; i < img->nmembers; i++) {
 		const char *f = img->members[i].file; /* joined to the image directory */
-		if (!memchr(f, 0, sizeof(img->members[i].file)) || !f[0] || strchr(f, '/'))
+		int zombie = (img->members[i].flags & ZAP_MEMBER_ZOMBIE) != 0;
+		if (!memchr(f, 0, sizeof(img->members[i].file)) || (f[0] == 0) != zombie || strchr(f, '/'))
 			return "accepted a member file name that is not a plain name";
 	}
 	return NULL;

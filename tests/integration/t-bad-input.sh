@@ -42,8 +42,8 @@ expect 4 "section STRINGS: checksum mismatch" "$ZAP" restart --pod t2 badimg
 bad; printf 'XX' | dd of="$BADM" bs=1 seek=0 conv=notrunc 2>/dev/null
 expect 4 "not a zap image (bad magic)" "$ZAP" restart --pod t3 badimg
 
-bad; "$IMGPATCH" "$BADM" version 2
-expect 4 "version 2 is not supported" "$ZAP" restart --pod t4 badimg
+bad; "$IMGPATCH" "$BADM" version 7
+expect 4 "version 7 is not supported" "$ZAP" restart --pod t4 badimg
 
 bad; "$IMGPATCH" "$BADM" arch 183
 expect 4 "machine type 183" "$ZAP" restart --pod t5 badimg
