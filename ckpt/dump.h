@@ -73,6 +73,9 @@ int zap_fd_anon_classify(struct zap_dump *d, int fd, struct zap_img_fd *f, const
 int zap_fd_anon_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);
 /* pipes with both ends here (fd-pipe.c) */
 void zap_fd_pipe_pair(struct zap_dump *d);
+/* pipe read ends whose write end is elsewhere: their bytes are kept too
+ * (aux[3] = 1), for a pod restart */
+void zap_fd_pipe_lone_ends(struct zap_dump *d);
 /* UNIX socketpairs with both ends here (fd-sock.c) */
 void zap_fd_sock_pair(struct zap_dump *d);
 int zap_fd_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);

@@ -3,8 +3,10 @@
  * ends by inode and copies the bytes waiting in the pipe without taking
  * them: tee(2) duplicates them into a scratch pipe, which we read.  Restore
  * makes a pipe, puts its ends at their numbers and writes the bytes back.
- * A pipe with only one end here (to another process) is not this file's:
- * it still comes back as /dev/null (fd.c warns of it). */
+ * A pipe with only one end here (to another process) keeps the bytes
+ * waiting in its read end too: when the other end is in another member of
+ * the pod, the pod's restart joins them again (launcher/pod-fds.c); alone,
+ * it comes back as /dev/null (fd.c warns of it). */
 #include "dump.h"
 #include "restore.h"
 #include "sys.h"
@@ -41,6 +43,28 @@ void zap_fd_pipe_pair(struct zap_dump *d)
 			r->aux[2] = sz > 0 ? (uint64_t)sz : 0;
 			break;
 		}
+	}
+}
+
+/* The read end of a pipe whose other end is elsewhere (in another member
+ * of the pod, or outside it): its bytes are kept too, for a pod restart
+ * that joins the pipe's ends again.  Only the pod knows which it is. */
+static int lone_read_end(const struct zap_img_fd *f)
+{
+	return (f->kind == ZAP_FD_CLOSED_ON_RESTORE || f->kind == ZAP_FD_INHERIT) &&
+	       (f->mode & S_IFMT) == S_IFIFO && (f->open_flags & O_ACCMODE) == O_RDONLY &&
+	       f->dup_of < 0;
+}
+
+void zap_fd_pipe_lone_ends(struct zap_dump *d)
+{
+	for (uint32_t i = 0; i < d->nfds; i++) {
+		struct zap_img_fd *f = &d->fds[i];
+		if (!lone_read_end(f) || !zap_startswith(d->strings + f->path_str, "pipe:"))
+			continue;
+		long sz = zsys2(SYS_fcntl, f->fd, Z_F_GETPIPE_SZ);
+		f->aux[2] = sz > 0 ? (uint64_t)sz : 0;
+		f->aux[3] = 1; /* its bytes are in FILEDATA */
 	}
 }
 

@@ -82,6 +82,8 @@ static int classify_fd(struct zap_dump *d, int fd, struct zap_img_fd *f)
 	uint32_t type = st.mode & S_IFMT;
 	if (fd <= 2 && type != S_IFREG) { /* terminal, pipe, socket, /dev/null */
 		f->kind = ZAP_FD_INHERIT;
+		f->aux[0] = st.ino; /* a pipe may join two members of a pod */
+		f->path_str = zap_dump_string(d, target);
 		/* a program that set its terminal up (raw mode, no echo) expects
 		 * it so after a restart, on whatever terminal that is */
 		if (type == S_IFCHR && zsys3(SYS_ioctl, fd, Z_TCGETS, f->tty) == 0)
@@ -168,6 +170,7 @@ int zap_fd_collect(struct zap_dump *d)
 			}
 	zap_fd_sock_pair(d);
 	zap_fd_pipe_pair(d);
+	zap_fd_pipe_lone_ends(d);
 	warn_unsupported(d);
 	return 0;
 }
@@ -187,7 +190,8 @@ int zap_fd_write_data(struct zap_dump *d, uint64_t *cursor)
 				return -1;
 			continue;
 		}
-		if (f->kind == ZAP_FD_PIPE_READ && f->dup_of < 0) {
+		if ((f->kind == ZAP_FD_PIPE_READ || f->aux[3] == 1) && f->dup_of < 0 &&
+		    (f->mode & S_IFMT) == S_IFIFO) {
 			if (zap_fd_pipe_write(d, f, cursor) < 0)
 				return -1;
 			continue;

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void *img_malloc(void *ctx, size_t n)
+void *zap_image_alloc(void *ctx, size_t n)
 {
 	(void)ctx;
 	return malloc(n);
@@ -29,7 +29,7 @@ void zap_image_free(struct zap_img *img)
 static int open_kind(const char *path, uint32_t kind, struct zap_img *img)
 {
 	char err[1024];
-	if (zap_img_open(img, path, img_malloc, NULL, err, sizeof(err)) == 0 && img->hdr.kind == kind)
+	if (zap_img_open(img, path, zap_image_alloc, NULL, err, sizeof(err)) == 0 && img->hdr.kind == kind)
 		return 0;
 	if (img->hdr.kind && img->hdr.kind != kind && !strstr(err, path))
 		zap_err("%s: holds a %s, not a %s", path, kind == ZAP_IMG_KIND_POD ? "process" : "pod",

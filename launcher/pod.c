@@ -9,6 +9,7 @@
  */
 #include "imgdir.h"
 #include "zap.h"
+#include "zap/vtab.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -230,6 +231,8 @@ int zap_pod_create(const char *pod, char *const argv[])
 		write_small(path, cmd);
 	snprintf(path, sizeof(path), "%s/%s", dir, ZAP_POD_PID);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, ZAP_VTAB_FILE); /* an earlier life's ids */
+	unlink(path);
 	return 0;
 }
 
@@ -376,6 +379,20 @@ int zap_result_read(const char *pod, struct zap_result *res)
 	return 0;
 }
 
+int zap_result_write(const char *pod, const struct zap_result *res)
+{
+	char path[PATH_MAX], buf[8192];
+	zap_pod_dir(pod, path, sizeof(path));
+	strncat(path, "/" ZAP_POD_RESULT, sizeof(path) - strlen(path) - 1);
+	snprintf(buf, sizeof(buf),
+		 "id=%llu\nstatus=%s\npid=%d\nimage=%s\nkill=%d\nerror=%s\nbytes=%llu\npages=%llu\n"
+		 "write_usec=%llu\nstop_usec=%llu\nwarning=%s\nold=\n",
+		 (unsigned long long)res->id, res->ok ? "ok" : "error", (int)res->pid, res->image,
+		 res->kill, res->error, (unsigned long long)res->bytes, (unsigned long long)res->pages,
+		 (unsigned long long)res->write_usec, (unsigned long long)res->stop_usec, res->warning);
+	return write_small(path, buf);
+}
+
 int zap_no_spare;
 
 static double now_s(void)
@@ -488,15 +505,6 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 			(int)pid);
 		return -1;
 	}
-	char others[256];
-	int n = other_members(pod, pid, others, sizeof(others));
-	if (n > 0) {
-		zap_err("pod '%s' has %d more process%s (pid %s); checkpointing several processes "
-			"together is not supported yet (docs/limitations.md)",
-			pod, n, n == 1 ? "" : "es", others);
-		return -1;
-	}
-
 	/* one checkpoint of a pod at a time */
 	snprintf(path, sizeof(path), "%s/lock", dir);
 	int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -508,6 +516,16 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 			return -1;
 		}
 		usleep(10000);
+	}
+	char others[256];
+	if (other_members(pod, pid, others, sizeof(others)) > 0) {
+		/* the main process of the pod leads the image, whichever was named */
+		pid_t main_pid = zap_pod_pid(pod);
+		int rc = zap_checkpoint_pod_members(pod, main_pid ? main_pid : pid, out, kill_after,
+						    timeout_s, res);
+		if (lock >= 0)
+			close(lock);
+		return rc;
 	}
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);

@@ -37,6 +37,8 @@ int zap_image_open_pod(const char *image, char *dir, size_t n, struct zap_img *p
 int zap_image_open_member(const char *dir, const struct zap_img_member *m, struct zap_img *proc,
 			  char *path, size_t n);
 void zap_image_free(struct zap_img *img);
+/* malloc, as the image reader wants it (zap_image_free frees). */
+void *zap_image_alloc(void *ctx, size_t n);
 /* A JSON string literal on stdout. */
 void zap_json_str(const char *s);
 
@@ -78,9 +80,15 @@ struct zap_result {
 	uint64_t bytes, pages, write_usec, stop_usec;
 };
 int zap_result_read(const char *pod, struct zap_result *res);
+/* Writes $pod/result (what the preload writes for a single process). */
+int zap_result_write(const char *pod, const struct zap_result *res);
 
 /* Set by `zap checkpoint --no-spare`: do not keep the replaced image. */
 extern int zap_no_spare;
+
+/* A pod with several live processes: checkpointed together (pod-ckpt.c). */
+int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out, int kill,
+			       double timeout_s, struct zap_result *res);
 
 /* Asks the pod's process to checkpoint and waits (bounded) for its answer. */
 int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill, double timeout_s,

@@ -15,6 +15,7 @@
 #include "preload.h"
 #include "sys.h"
 #include "util.h"
+#include "vtab.h"
 #include "zap/common.h"
 
 #include <errno.h>
@@ -46,6 +47,12 @@ struct request {
 	int kill;
 	int spare; /* keep the replaced image for the next checkpoint to write over */
 	char out[1024];
+	/* a checkpoint of a pod of several processes, run by `zap checkpoint`
+	 * (launcher/pod-ckpt.c): our file goes into dir, and ctl is where we
+	 * say we stopped and wrote it, and learn when to go on */
+	char dir[1024];
+	char ctl[1024];
+	int coordinator;
 };
 
 static int load(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
@@ -70,7 +77,8 @@ static void read_request(struct request *rq)
 	rq->spare = 1;
 	zap_fmt(path, sizeof(path), "%s/%s", zap_self.pod_dir, ZAP_POD_REQUEST);
 	if (zap_read_file(path, buf, sizeof(buf)) > 0) {
-		zsys3(SYS_unlinkat, ZAT_FDCWD, path, 0);
+		if (!strstr(buf, "\nctl=")) /* a pod's request is for every member */
+			zsys3(SYS_unlinkat, ZAT_FDCWD, path, 0);
 		for (char *p = buf; p && *p;) {
 			char *nl = strchr(p, '\n');
 			if (nl)
@@ -85,6 +93,13 @@ static void read_request(struct request *rq)
 				rq->spare = p[6] == '1';
 			} else if (zap_startswith(p, "out=")) {
 				zap_fmt(rq->out, sizeof(rq->out), "%s", p + 4);
+			} else if (zap_startswith(p, "dir=")) {
+				zap_fmt(rq->dir, sizeof(rq->dir), "%s", p + 4);
+			} else if (zap_startswith(p, "ctl=")) {
+				zap_fmt(rq->ctl, sizeof(rq->ctl), "%s", p + 4);
+			} else if (zap_startswith(p, "coordinator=")) {
+				v += 12;
+				rq->coordinator = (int)zap_parse_dec(&v);
 			}
 			p = nl ? nl + 1 : NULL;
 		}
@@ -231,6 +246,101 @@ struct leader_job {
 	int ok;
 };
 
+/* Our memory that is not the program's: the leader's stack, and the pod's
+ * table, which a restart writes anew (and maps again). */
+static void exclude_own_memory(struct leader_job *job)
+{
+	struct zap_dump *d = &job->d;
+	d->exclude[0][0] = job->stack_lo;
+	d->exclude[0][1] = job->stack_hi;
+	d->nexclude = 1;
+	struct zap_vtab *vt = zap_pid_vtab();
+	if (vt) {
+		d->exclude[1][0] = (uint64_t)vt;
+		d->exclude[1][1] = ZAP_PAGE_UP((uint64_t)vt + sizeof(*vt));
+		d->nexclude = 2;
+	}
+}
+
+/* ---- a pod of several processes: `zap checkpoint` leads ----
+ *
+ * Every member stops its threads and says so (ctl/stopped-PID); once all
+ * have, the coordinator says go (ctl/go), and each writes its process file
+ * into the image directory and says how it went (ctl/done-PID); once all
+ * have, the coordinator commits the pod image and says release (ctl/release)
+ * or kills every member.  Nobody runs on before everybody has stopped, and
+ * nobody writes before then, so the bytes in pipes between members are the
+ * same for all.  A coordinator that dies or says abort lets us run on. */
+
+#define POD_WAIT_NS (600ull * 1000000000ull)
+
+static void ctl_write(const struct request *rq, const char *what, const char *text, size_t n)
+{
+	char path[1200];
+	zap_fmt(path, sizeof(path), "%s/%s-%d", rq->ctl, what, (int)z_getpid());
+	zap_write_file_atomic(path, text, n);
+}
+
+/* 1 once ctl/name exists; 0 on ctl/abort, a dead coordinator or timeout. */
+static int ctl_wait(const struct request *rq, const char *name)
+{
+	char path[1200], abort_path[1200];
+	zap_fmt(path, sizeof(path), "%s/%s", rq->ctl, name);
+	zap_fmt(abort_path, sizeof(abort_path), "%s/abort", rq->ctl);
+	uint64_t deadline = z_now_ns(1) + POD_WAIT_NS;
+	for (long spin = 0;; spin++) {
+		if (zsys4(SYS_faccessat, ZAT_FDCWD, path, 0, 0) == 0)
+			return 1;
+		if (zsys4(SYS_faccessat, ZAT_FDCWD, abort_path, 0, 0) == 0 ||
+		    zsys2(SYS_kill, rq->coordinator, 0) == -3 /* ESRCH */ || z_now_ns(1) > deadline)
+			return 0;
+		z_nanosleep_ns(spin < 100 ? 100000 : 1000000);
+	}
+}
+
+static long write_member_image(void *arg)
+{
+	struct leader_job *job = arg;
+	struct zap_dump *d = &job->d;
+	char path[1200];
+	zap_fmt(path, sizeof(path), "%s/%d.img", job->rq.dir, (int)zap_pid_self());
+	d->path = path;
+	d->threads = ck.slot;
+	d->nthreads = ck.nslots;
+	d->restore_info_addr = (uint64_t)&zap_restore_info;
+	d->signal = (uint32_t)zap_self.sig;
+	d->own_lib = zap_self.lib_path;
+	exclude_own_memory(job);
+	return zap_dump_process(d);
+}
+
+/* Our part of a pod checkpoint, with every thread stopped. */
+static void pod_member(struct leader_job *job, const struct zap_img_thread *me)
+{
+	ctl_write(&job->rq, "stopped", "", 0);
+	if (!ctl_wait(&job->rq, "go"))
+		return;
+	if (me->rseq_len) /* as in the single-process case, below */
+		zsys4(SYS_rseq, me->rseq_addr, me->rseq_len, 1, me->rseq_sig);
+	long r = zap_call_on_stack(write_member_image, job, (void *)job->stack_hi);
+	if (me->rseq_len)
+		zsys4(SYS_rseq, me->rseq_addr, me->rseq_len, 0, me->rseq_sig);
+	const struct zap_dump *d = &job->d;
+	char text[2600];
+	size_t n = zap_fmt(text, sizeof(text),
+			   "status=%s\nerror=%s\nvpid=%d\nppid=%d\npgid=%d\nsid=%d\nbytes=%lu\npages=%lu\n"
+			   "write_usec=%lu\nwarning=%s\n",
+			   r == 0 ? "ok" : "error", r == 0 ? "" : d->err, (int)zap_pid_self(),
+			   (int)zap_real_to_vpid((pid_t)zsys0(SYS_getppid)),
+			   (int)zap_real_to_vpid((pid_t)zsys1(SYS_getpgid, 0)),
+			   (int)zap_real_to_vpid((pid_t)zsys1(SYS_getsid, 0)),
+			   (unsigned long)d->stats.bytes_written, (unsigned long)d->stats.pages_stored,
+			   (unsigned long)d->stats.usec, d->warnings);
+	ctl_write(&job->rq, "done", text, n);
+	if (ctl_wait(&job->rq, "release")) /* or the coordinator kills us */
+		ctl_write(&job->rq, "resumed", "", 0);
+}
+
 static long write_image(void *arg)
 {
 	struct leader_job *job = arg;
@@ -255,9 +365,7 @@ static long write_image(void *arg)
 	d->restore_info_addr = (uint64_t)&zap_restore_info;
 	d->signal = (uint32_t)zap_self.sig;
 	d->own_lib = zap_self.lib_path;
-	d->exclude[0][0] = job->stack_lo;
-	d->exclude[0][1] = job->stack_hi;
-	d->nexclude = 1;
+	exclude_own_memory(job);
 	if (zap_dump_process(d) < 0) {
 		zap_imgdir_remove(tmp);
 		return -1;
@@ -298,6 +406,7 @@ static void after_restore(void)
 		futex_wait_ms(&ck.restored, load(&ck.restored), 1);
 	z_munmap(ri->arena_start, ri->arena_end - ri->arena_start);
 	ck.new_tid[0] = (int)z_gettid();
+	zap_pid_attach_vtab(NULL); /* the old table was not in the image */
 	zap_pid_restored(ck.vtid, ck.new_tid, ck.nslots < MAX_THREADS ? ck.nslots : MAX_THREADS);
 	/* /proc/self/exe: the program again, not zap-restart (now unmapped);
 	 * without CAP_CHECKPOINT_RESTORE it stays zap-restart */
@@ -313,6 +422,17 @@ static void after_restore(void)
 		zap_self.in_pod = 1;
 	}
 	zap_fmt(zap_self.pod_dir, sizeof(zap_self.pod_dir), "%s/pods/%s", zap_self.home, zap_self.pod);
+	/* the pod's table, which `zap restart` fills as the members come back:
+	 * nobody returns to the program before it knows everybody's pid */
+	zap_pid_open_vtab(zap_self.pod_dir);
+	struct zap_vtab *vt = zap_pid_vtab();
+	if (vt && zap_vtab_wait_ready(vt, 60000) == 0 && zap_self.pgid_vpid &&
+	    zap_self.pgid_vpid != zap_pid_self()) {
+		/* a group led by a member that is not our ancestor (a shell's job) */
+		pid_t want = zap_vpid_to_real(zap_self.pgid_vpid);
+		if (want != zsys1(SYS_getpgid, 0))
+			zsys2(SYS_setpgid, 0, want);
+	}
 	if ((ri->flags & ZAP_RESTORE_NO_MM) && zap_self.curbrk)
 		/* the kernel's break is the restorer's, above the old heap: make
 		 * glibc grow from there rather than believe in the old one */
@@ -351,7 +471,10 @@ static void leader(void *uc)
 		zap_fmt(err, sizeof(err), "more than %d threads", MAX_THREADS);
 		stopped = 0;
 	}
-	if (!stopped) {
+	if (!stopped && job->rq.ctl[0]) {
+		char text[600];
+		ctl_write(&job->rq, "stopped", text, zap_fmt(text, sizeof(text), "error=%s\n", err));
+	} else if (!stopped) {
 		write_result(&job->rq, 0, err, &job->d.stats, stop_usec, NULL, NULL);
 	} else {
 		if (zap_timers_before_dump())
@@ -361,6 +484,13 @@ static void leader(void *uc)
 		if (zap_ctx_save(&me->ctx) != 0) {
 			/* restored: the job memory is gone with the old process */
 			after_restore();
+			release_followers();
+			return;
+		}
+		zap_self.pgid_vpid = zap_real_to_vpid((pid_t)zsys1(SYS_getpgid, 0));
+		if (job->rq.ctl[0]) {
+			pod_member(job, me);
+			z_munmap((uint64_t)stack, LEADER_STACK);
 			release_followers();
 			return;
 		}

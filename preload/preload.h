@@ -64,6 +64,7 @@ struct zap_self {
 	struct zap_thread_layout layout;
 	uint64_t generation;     /* checkpoints taken of this process so far */
 	void **curbrk;           /* glibc's __curbrk, fixed after a restore without brk */
+	pid_t pgid_vpid;         /* our process group at the last checkpoint */
 };
 extern struct zap_self zap_self;
 

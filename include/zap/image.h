@@ -214,12 +214,15 @@ struct zap_img_run {
 };
 
 enum zap_fd_kind {
-	ZAP_FD_INHERIT = 1,  /* stdio bound to the restarting command's stdio */
+	ZAP_FD_INHERIT = 1,  /* stdio bound to the restarting command's stdio; aux[0] its inode
+	                      * (a pipe to another member of the pod is joined again) */
 	ZAP_FD_REG,          /* regular file: path, flags, offset */
 	ZAP_FD_DIR,
 	ZAP_FD_CHR,          /* a device reopened by path (/dev/null …) */
 	ZAP_FD_DELETED,      /* a deleted regular file; bytes in FILEDATA */
-	ZAP_FD_CLOSED_ON_RESTORE, /* a kind zap cannot bring back yet */
+	ZAP_FD_CLOSED_ON_RESTORE, /* a kind zap cannot bring back alone; aux[0] its inode.  The
+	                      * read end of a pipe (this, or INHERIT): aux[2] pipe size,
+	                      * aux[3] 1 = FILEDATA holds the bytes waiting in it */
 	ZAP_FD_EVENTFD,      /* aux[0] count, aux[1] 1 if EFD_SEMAPHORE */
 	ZAP_FD_TIMERFD,      /* aux[0] clockid, aux[1..2] interval s/ns, aux[3..4] left s/ns, aux[5] ticks */
 	ZAP_FD_SIGNALFD,     /* aux[0] signal mask */

@@ -1,0 +1,407 @@
+/* Open file descriptions shared between the members of a pod.
+ *
+ * Each member's process file describes its own fds; a pipe from one member
+ * to another, or a file a parent opened before forking its children (they
+ * share its offset), is one description with fds in several processes.
+ * Checkpoint: with every member stopped, fds of different members are
+ * matched (pipes by inode and direction, other files by kcmp(KCMP_FILE)),
+ * and the pod file lists every fd of every description that spans members
+ * (POD_FDS).  Restart: `zap restart` opens each such description once,
+ * before the first restorer runs, at fds every restorer inherits; each
+ * restorer puts the ones its process had at their numbers (and closes the
+ * rest), so the members share them again, bytes in pipes included. */
+#include "image.h"
+#include "podfds.h"
+#include "util.h"
+#include "zap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define KCMP_FILE 0
+
+struct ref {
+	int proc;             /* index into procs */
+	struct zap_img_fd f;
+	int is_pipe;
+	dev_t dev;            /* files: from /proc/PID/fd/N */
+	ino_t ino;
+	int up;               /* union-find */
+	int selected, object;
+};
+
+static int root(struct ref *r, int i)
+{
+	while (r[i].up != i)
+		i = r[i].up = r[r[i].up].up;
+	return i;
+}
+
+static void join(struct ref *r, int a, int b)
+{
+	a = root(r, a);
+	b = root(r, b);
+	if (a != b)
+		r[a > b ? a : b].up = a < b ? a : b; /* the earlier ref stays the root */
+}
+
+static int shareable_file(uint32_t kind)
+{
+	return kind == ZAP_FD_REG || kind == ZAP_FD_DIR || kind == ZAP_FD_CHR || kind == ZAP_FD_DELETED;
+}
+
+static int open_member(const char *dir, int32_t vpid, struct zap_img *img, char *path, size_t n,
+		       char *err, size_t errlen)
+{
+	snprintf(path, n, "%s/%d.img", dir, (int)vpid);
+	return zap_img_open(img, path, zap_image_alloc, NULL, err, errlen);
+}
+
+int zap_pod_fds_collect(const char *dir, const struct zap_pod_proc *procs, int nprocs,
+			struct zap_img_pod_fd **out, uint32_t *nout, char *err, size_t errlen)
+{
+	struct ref *refs = NULL;
+	size_t nrefs = 0, cap = 0;
+	*out = NULL;
+	*nout = 0;
+	for (int p = 0; p < nprocs; p++) {
+		if (procs[p].zombie)
+			continue;
+		struct zap_img img;
+		char path[PATH_MAX + 32];
+		if (open_member(dir, procs[p].vpid, &img, path, sizeof(path), err, errlen) < 0) {
+			zap_image_free(&img);
+			free(refs);
+			return -1;
+		}
+		for (uint32_t i = 0; i < img.nfds; i++) {
+			const struct zap_img_fd *f = &img.fds[i];
+			int is_pipe = (f->mode & S_IFMT) == S_IFIFO &&
+				      !strncmp(zap_img_str(&img, f->path_str), "pipe:", 5);
+			if (!is_pipe && !shareable_file(f->kind))
+				continue;
+			if (nrefs == cap) {
+				cap = cap ? cap * 2 : 256;
+				struct ref *nr = realloc(refs, cap * sizeof(*refs));
+				if (!nr) {
+					zap_image_free(&img);
+					free(refs);
+					snprintf(err, errlen, "out of memory");
+					return -1;
+				}
+				refs = nr;
+			}
+			struct ref *r = &refs[nrefs];
+			memset(r, 0, sizeof(*r));
+			r->proc = p;
+			r->f = *f;
+			r->is_pipe = is_pipe;
+			r->up = (int)nrefs;
+			struct stat st;
+			char link[64];
+			snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)procs[p].real, (int)f->fd);
+			if (!is_pipe && stat(link, &st) == 0) {
+				r->dev = st.st_dev;
+				r->ino = st.st_ino;
+			}
+			nrefs++;
+		}
+		zap_image_free(&img);
+	}
+	for (size_t i = 0; i < nrefs; i++)
+		for (size_t k = 0; k < i; k++) {
+			struct ref *a = &refs[k], *b = &refs[i];
+			if (a->is_pipe != b->is_pipe)
+				continue;
+			if (a->proc == b->proc) {
+				if (b->f.dup_of == a->f.fd)
+					join(refs, (int)k, (int)i);
+				continue;
+			}
+			if (a->is_pipe) {
+				if (a->f.aux[0] == b->f.aux[0] &&
+				    (a->f.open_flags & O_ACCMODE) == (b->f.open_flags & O_ACCMODE))
+					join(refs, (int)k, (int)i);
+			} else if (a->ino && a->ino == b->ino && a->dev == b->dev &&
+				   root(refs, (int)k) != root(refs, (int)i) &&
+				   syscall(SYS_kcmp, procs[a->proc].real, procs[b->proc].real, KCMP_FILE,
+					   a->f.fd, b->f.fd) == 0) {
+				join(refs, (int)k, (int)i);
+			}
+		}
+	/* what spans members: a pipe with both ends in the pod, in two members
+	 * or more; a file description in two members or more */
+	for (size_t i = 0; i < nrefs; i++) {
+		int procs_seen = 0, readers = 0, writers = 0, first_proc = -1;
+		for (size_t k = 0; k < nrefs; k++) {
+			int same = refs[i].is_pipe ? refs[k].is_pipe && refs[k].f.aux[0] == refs[i].f.aux[0]
+						   : root(refs, (int)k) == root(refs, (int)i);
+			if (!same)
+				continue;
+			if (first_proc < 0)
+				first_proc = refs[k].proc;
+			procs_seen |= refs[k].proc != first_proc;
+			readers |= (refs[k].f.open_flags & O_ACCMODE) == O_RDONLY;
+			writers |= (refs[k].f.open_flags & O_ACCMODE) == O_WRONLY;
+		}
+		refs[i].selected = procs_seen && (!refs[i].is_pipe || (readers && writers));
+	}
+	uint32_t nobj = 0, n = 0;
+	for (size_t i = 0; i < nrefs; i++)
+		refs[i].object = -1;
+	struct zap_img_pod_fd *recs = calloc(nrefs ? nrefs : 1, sizeof(*recs));
+	if (!recs) {
+		free(refs);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < nrefs; i++) {
+		if (!refs[i].selected)
+			continue;
+		int rt = root(refs, (int)i);
+		if (refs[rt].object < 0)
+			refs[rt].object = (int)nobj++;
+		recs[n].pid = procs[refs[i].proc].vpid;
+		recs[n].fd = refs[i].f.fd;
+		recs[n].object = (uint32_t)refs[rt].object;
+		n++;
+	}
+	free(refs);
+	*out = recs;
+	*nout = n;
+	return 0;
+}
+
+/* ---- restart ---- */
+
+struct member_img {
+	int32_t vpid;
+	struct zap_img img;
+	char path[PATH_MAX + 32];
+};
+
+static const struct zap_img_fd *fd_record(const struct member_img *m, int32_t fd)
+{
+	for (uint32_t i = 0; i < m->img.nfds; i++)
+		if (m->img.fds[i].fd == fd)
+			return &m->img.fds[i];
+	return NULL;
+}
+
+static const struct member_img *member(const struct member_img *ms, int n, int32_t vpid)
+{
+	for (int i = 0; i < n; i++)
+		if (ms[i].vpid == vpid)
+			return &ms[i];
+	return NULL;
+}
+
+/* The first record of object k: the fd that describes it. */
+static const struct zap_img_fd *describe(const struct zap_img *pod, const struct member_img *ms,
+					 int n, uint32_t k, const struct member_img **owner)
+{
+	for (uint32_t i = 0; i < pod->npod_fds; i++)
+		if (pod->pod_fds[i].object == k) {
+			*owner = member(ms, n, pod->pod_fds[i].pid);
+			return *owner ? fd_record(*owner, pod->pod_fds[i].fd) : NULL;
+		}
+	return NULL;
+}
+
+/* Copies len bytes at off of from's image into fd; checks their sum. */
+static int copy_bytes(const struct member_img *from, const struct zap_img_fd *f, int fd, int is_pipe)
+{
+	char buf[65536];
+	uint64_t sum = 0;
+	for (uint64_t done = 0; done < f->data_len;) {
+		size_t n = f->data_len - done < sizeof(buf) ? f->data_len - done : sizeof(buf);
+		if (pread(from->img.fd, buf, n, (off_t)(f->data_off + done)) != (ssize_t)n)
+			return -EIO;
+		sum = zap_sum64(buf, n, sum);
+		for (size_t w = 0; w < n;) {
+			ssize_t r = is_pipe ? write(fd, buf + w, n - w) : pwrite(fd, buf + w, n - w, (off_t)(done + w));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return r < 0 ? -errno : -EIO;
+			w += (size_t)r;
+		}
+		done += n;
+	}
+	return sum == f->data_sum ? 0 : -EBADMSG;
+}
+
+static int place(int fd, int at)
+{
+	if (fd == at)
+		return 0;
+	int r = dup2(fd, at) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+/* Both ends of the pipe that object k is one end of; its other end's
+ * object, if the pod has one, gets its end too. */
+static int open_pipe(const struct zap_img *pod, const struct member_img *ms, int n, uint32_t k,
+		     const struct zap_img_fd *f, int base, unsigned char *done)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -errno;
+	int ends[2] = {-1, -1}; /* objects of the read and the write end */
+	const struct zap_img_fd *ends_f[2] = {NULL, NULL};
+	const struct member_img *reader = NULL;
+	for (uint32_t j = 0; j < pod->npod_fds && j < 1u << 30; j++) {
+		uint32_t obj = pod->pod_fds[j].object;
+		const struct member_img *o;
+		const struct zap_img_fd *g = describe(pod, ms, n, obj, &o);
+		if (!g || g->aux[0] != f->aux[0] || (g->mode & S_IFMT) != S_IFIFO)
+			continue;
+		int w = (g->open_flags & O_ACCMODE) == O_WRONLY;
+		if (ends[w] < 0) {
+			ends[w] = (int)obj;
+			ends_f[w] = g;
+		}
+		/* the bytes waiting: any read end that kept them */
+		const struct member_img *m = member(ms, n, pod->pod_fds[j].pid);
+		const struct zap_img_fd *h = m ? fd_record(m, pod->pod_fds[j].fd) : NULL;
+		if (h && !w && h->data_len && !reader) {
+			reader = m;
+			ends_f[0] = h;
+		}
+	}
+	(void)k;
+	const struct zap_img_fd *rd = ends_f[0];
+	if (rd && rd->aux[2])
+		fcntl(p[1], F_SETPIPE_SZ, (int)rd->aux[2]);
+	int e = reader ? copy_bytes(reader, rd, p[1], 1) : 0;
+	for (int w = 0; w < 2 && e == 0; w++) {
+		if (ends[w] < 0) {
+			close(p[w]);
+			continue;
+		}
+		if (ends_f[w]->open_flags & O_NONBLOCK)
+			fcntl(p[w], F_SETFL, O_NONBLOCK);
+		e = place(p[w], base + ends[w]);
+		done[ends[w]] = 1;
+	}
+	if (e) {
+		close(p[0]);
+		close(p[1]);
+	}
+	return e;
+}
+
+static int open_file(const struct member_img *owner, const struct zap_img_fd *f)
+{
+	const char *path = zap_img_str(&owner->img, f->path_str);
+	int flags = (int)(f->open_flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC));
+	if (f->kind == ZAP_FD_DELETED) {
+		int t = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (t < 0)
+			return -errno;
+		int e = copy_bytes(owner, f, t, 0);
+		char link[64];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", t);
+		int fd = e ? e : open(link, flags);
+		if (fd < 0 && !e)
+			fd = -errno;
+		close(t);
+		if (fd >= 0 && !(f->open_flags & O_APPEND))
+			lseek(fd, (off_t)f->pos, SEEK_SET);
+		return fd;
+	}
+	int fd = open(path, f->kind == ZAP_FD_DIR ? O_RDONLY | O_DIRECTORY : flags);
+	if (fd < 0)
+		return -errno;
+	if (f->kind == ZAP_FD_REG && !(f->open_flags & O_APPEND))
+		lseek(fd, (off_t)f->pos, SEEK_SET);
+	return fd;
+}
+
+int zap_pod_fds_open(const char *dir, const struct zap_img *pod, int base, char *err, size_t errlen)
+{
+	uint32_t nobj = 0;
+	for (uint32_t i = 0; i < pod->npod_fds; i++)
+		if (pod->pod_fds[i].object + 1 > nobj)
+			nobj = pod->pod_fds[i].object + 1;
+	if (!nobj)
+		return 0;
+	struct member_img *ms = calloc(pod->nmembers, sizeof(*ms));
+	unsigned char *done = calloc(nobj, 1);
+	int n = 0, rc = (int)nobj;
+	for (uint32_t i = 0; ms && done && i < pod->nmembers && rc >= 0; i++) {
+		const struct zap_img_member *m = &pod->members[i];
+		if (m->flags & ZAP_MEMBER_ZOMBIE)
+			continue;
+		ms[n].vpid = m->pid;
+		snprintf(ms[n].path, sizeof(ms[n].path), "%s/%s", dir, m->file);
+		if (zap_img_open(&ms[n].img, ms[n].path, zap_image_alloc, NULL, err, errlen) < 0)
+			rc = -1;
+		n++;
+	}
+	if (!ms || !done) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	}
+	for (uint32_t k = 0; rc >= 0 && k < nobj; k++) {
+		if (done[k])
+			continue;
+		const struct member_img *owner;
+		const struct zap_img_fd *f = describe(pod, ms, n, k, &owner);
+		if (!f) {
+			snprintf(err, errlen, "%s/pod.img: section POD_FDS: object %u names no fd of its member",
+				 dir, k);
+			rc = -1;
+			break;
+		}
+		int e;
+		if ((f->mode & S_IFMT) == S_IFIFO) {
+			e = open_pipe(pod, ms, n, k, f, base, done);
+		} else {
+			int fd = open_file(owner, f);
+			e = fd < 0 ? fd : place(fd, base + (int)k);
+			done[k] = 1;
+		}
+		if (e) {
+			snprintf(err, errlen, "%s: cannot reopen fd %d (%s), which the pod's processes share: %s",
+				 owner->path, (int)f->fd, zap_img_str(&owner->img, f->path_str),
+				 e == -EBADMSG ? "its bytes fail their checksum" : strerror(-e));
+			rc = -1;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		zap_image_free(&ms[i].img);
+	free(ms);
+	free(done);
+	if (rc < 0)
+		for (uint32_t k = 0; k < nobj; k++)
+			close(base + (int)k);
+	return rc;
+}
+
+int zap_pod_fds_top(const char *dir, const struct zap_img *pod)
+{
+	int top = 2;
+	for (uint32_t i = 0; i < pod->nmembers; i++) {
+		const struct zap_img_member *m = &pod->members[i];
+		if (m->flags & ZAP_MEMBER_ZOMBIE)
+			continue;
+		struct zap_img img;
+		char path[PATH_MAX + 64], err[512];
+		snprintf(path, sizeof(path), "%s/%s", dir, m->file);
+		if (zap_img_open(&img, path, zap_image_alloc, NULL, err, sizeof(err)) == 0)
+			for (uint32_t k = 0; k < img.nfds; k++)
+				if (img.fds[k].fd > top)
+					top = img.fds[k].fd;
+		zap_image_free(&img);
+	}
+	return top;
+}

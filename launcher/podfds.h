@@ -1,0 +1,36 @@
+/* Pods of several processes in the tools: their checkpoint (pod-ckpt.c) and
+ * the descriptions their members share (pod-fds.c). */
+#ifndef ZAP_LAUNCHER_PODFDS_H
+#define ZAP_LAUNCHER_PODFDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "zap/image.h"
+
+/* One process of a pod being checkpointed. */
+struct zap_pod_proc {
+	pid_t real, vpid;
+	pid_t ppid_vpid, pgid_vpid, sid_vpid;
+	int zombie, exit_status;
+	char warning[1024];
+};
+
+/* With every member stopped and its process file in dir: the fds that
+ * share an open file description with fds of other members (pipes between
+ * members, files inherited from a parent), found with kcmp.  *out is
+ * malloc'd.  0, or -1 with err set. */
+int zap_pod_fds_collect(const char *dir, const struct zap_pod_proc *procs, int nprocs,
+			struct zap_img_pod_fd **out, uint32_t *nout, char *err, size_t errlen);
+
+/* At restart, before the first restorer runs: opens every shared
+ * description of the pod image in dir (pod = its pod.img, opened) at fds
+ * base, base+1, ... (without close-on-exec, so the restorers inherit them).
+ * The number of objects, or -1 with err set. */
+int zap_pod_fds_open(const char *dir, const struct zap_img *pod, int base, char *err, size_t errlen);
+
+/* The highest fd any member's process file uses. */
+int zap_pod_fds_top(const char *dir, const struct zap_img *pod);
+
+#endif
