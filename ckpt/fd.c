@@ -312,6 +312,16 @@ static long materialize_deleted(struct zap_restore *r, const struct zap_img_fd *
 	return fd;
 }
 
+/* The pod-wide description fd shares with other members' fds, or -1. */
+static int shared_object(const struct zap_restore *r, int32_t fd)
+{
+	for (uint32_t i = 0; i < r->npod_fds; i++)
+		if (r->pod_fds[i].pid == r->vpid && r->pod_fds[i].fd == fd &&
+		    (int)r->pod_fds[i].object < r->nshared)
+			return (int)r->pod_fds[i].object;
+	return -1;
+}
+
 int zap_fd_restore(struct zap_restore *r)
 {
 	const struct zap_img *img = r->img;
@@ -319,6 +329,14 @@ int zap_fd_restore(struct zap_restore *r)
 		const struct zap_img_fd *f = &img->fds[i];
 		const char *path = zap_img_str(img, f->path_str);
 		long fd;
+		int obj = shared_object(r, f->fd);
+		if (obj >= 0) { /* opened once by `zap restart`, for every member */
+			long e = zsys3(SYS_dup3, r->shared_base + obj, f->fd,
+				       (f->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+			if (e < 0)
+				return zap_restore_error(r, "cannot place fd %d (%s)", f->fd, zap_strerror(e));
+			continue;
+		}
 		if (f->kind == ZAP_FD_INHERIT || (r->inherit_stdio && f->fd <= 2)) {
 			if (zsys2(SYS_fcntl, f->fd, F_GETFD) >= 0) {
 				uint8_t now[36];
@@ -363,5 +381,7 @@ int zap_fd_restore(struct zap_restore *r)
 			zsys3(SYS_fcntl, fd, F_SETFD, 0);
 		}
 	}
+	if (r->nshared) /* the pod's other members' descriptions are theirs */
+		zsys3(SYS_close_range, r->shared_base, r->shared_base + r->nshared - 1, 0);
 	return zap_fd_anon_finish(r);
 }

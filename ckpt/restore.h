@@ -25,6 +25,12 @@ struct zap_restore {
 	char err[512];
 	/* the restorer's vDSO block, moved out of the way */
 	uint64_t vdso_tmp, vdso_len;
+	/* a member of a pod: the descriptions it shares with other members
+	 * wait at fds shared_base.. (opened by `zap restart`) */
+	int32_t vpid;
+	const struct zap_img_pod_fd *pod_fds;
+	uint32_t npod_fds;
+	int shared_base, nshared;
 };
 
 int zap_restore_error(struct zap_restore *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

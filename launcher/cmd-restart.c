@@ -1,5 +1,7 @@
 /* zap restart: bring a pod back from its image. */
 #include "image.h"
+#include "podfds.h"
+#include "vtab.h"
 #include "zap.h"
 
 #include <errno.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <sys/wait.h>
@@ -51,6 +54,31 @@ static uint64_t read_bytes(pid_t pid)
 	return v;
 }
 
+/* The restorers' reports on the status pipe: "ok VPID PID" as each member
+ * is about to resume, anything else is an error. */
+struct restart_status {
+	struct zap_vtab *vt;
+	pid_t reals[4096];
+	int nreals;
+	char errors[2048];
+};
+
+static void restart_parse(struct restart_status *st, char *text)
+{
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		int v, real;
+		if (sscanf(line, "ok %d %d", &v, &real) == 2) {
+			zap_vtab_set(st->vt, v, real);
+			if (st->nreals < (int)(sizeof(st->reals) / sizeof(st->reals[0])))
+				st->reals[st->nreals++] = real;
+		} else if (strlen(st->errors) + strlen(line) + 2 < sizeof(st->errors)) {
+			if (st->errors[0])
+				strcat(st->errors, "\n");
+			strcat(st->errors, line);
+		}
+	}
+}
+
 static int restart_exec(int argc, char **argv)
 {
 	const char *pod_arg = NULL, *image = NULL;
@@ -78,41 +106,78 @@ static int restart_exec(int argc, char **argv)
 		return zap_usage(&zap_cmd_restart);
 	if (pod_arg && !zap_pod_name_check(pod_arg))
 		return ZAP_EXIT_USAGE;
-	char dir[PATH_MAX], file[PATH_MAX + 64], pod[64];
-	struct zap_img pod_img, proc_img;
+	char dir[PATH_MAX], file[PATH_MAX + 64], pod[64], podfile[PATH_MAX + 16];
+	static struct zap_img pod_img;
 	if (zap_image_open_pod(image, dir, sizeof(dir), &pod_img) < 0)
 		return ZAP_EXIT_BAD_IMAGE;
-	if (pod_img.nmembers != 1) {
-		zap_err("%s holds %u processes; restarting several processes at once is not supported yet",
-			image, pod_img.nmembers);
+	snprintf(podfile, sizeof(podfile), "%s/pod.img", dir);
+	snprintf(pod, sizeof(pod), "%s", pod_arg ? pod_arg : pod_img.pod->name);
+	int sig = (int)pod_img.pod->signal;
+	/* every process file, checked before anything starts */
+	uint64_t total = 0;
+	const struct zap_img_member *main_m = NULL;
+	for (uint32_t i = 0; i < pod_img.nmembers; i++) {
+		const struct zap_img_member *m = &pod_img.members[i];
+		if (m->flags & ZAP_MEMBER_ZOMBIE)
+			continue;
+		struct zap_img proc_img;
+		if (zap_image_open_member(dir, m, &proc_img, file, sizeof(file)) < 0) {
+			zap_image_free(&pod_img);
+			return ZAP_EXIT_BAD_IMAGE;
+		}
+		zap_image_free(&proc_img);
+		struct stat ist;
+		total += stat(file, &ist) == 0 ? (uint64_t)ist.st_size : 0;
+		if (!main_m)
+			main_m = m; /* the pod file lists the main process first */
+	}
+	if (!pod[0])
+		snprintf(pod, sizeof(pod), "restored-%d", (int)getpid());
+	char restorer[PATH_MAX];
+	if (zap_pod_create(pod, NULL) < 0 || zap_find_restorer(restorer, sizeof(restorer)) < 0) {
 		zap_image_free(&pod_img);
 		return ZAP_EXIT_FAIL;
 	}
-	snprintf(pod, sizeof(pod), "%s", pod_arg ? pod_arg : pod_img.pod->name);
-	int sig = (int)pod_img.pod->signal;
-	int bad = zap_image_open_member(dir, &pod_img.members[0], &proc_img, file, sizeof(file)) < 0;
-	zap_image_free(&pod_img);
-	if (bad)
-		return ZAP_EXIT_BAD_IMAGE;
-	zap_image_free(&proc_img);
-	if (!pod[0])
-		snprintf(pod, sizeof(pod), "restored-%d", (int)getpid());
-	if (zap_pod_create(pod, NULL) < 0)
-		return ZAP_EXIT_FAIL;
 	zap_pod_set_signal(pod, sig ? sig : ZAP_DEFAULT_SIGNAL);
-	char restorer[PATH_MAX];
-	if (zap_find_restorer(restorer, sizeof(restorer)) < 0)
-		return ZAP_EXIT_FAIL;
 
+	/* the pod's id table, filled in as the members report back */
+	char vtab_path[PATH_MAX + 16];
+	zap_pod_dir(pod, vtab_path, sizeof(vtab_path));
+	strncat(vtab_path, "/" ZAP_VTAB_FILE, sizeof(vtab_path) - strlen(vtab_path) - 1);
+	long verr;
+	static struct restart_status st;
+	st.vt = zap_vtab_map(vtab_path, 1, &verr);
+	if (!st.vt) {
+		zap_err("cannot create %s: %s", vtab_path, strerror((int)-verr));
+		zap_image_free(&pod_img);
+		return ZAP_EXIT_FAIL;
+	}
+	/* the descriptions members share, opened once, inherited by all */
+	int base = zap_pod_fds_top(dir, &pod_img) + 1, probe = dup(0);
+	if (probe >= base)
+		base = probe + 1;
+	if (probe >= 0)
+		close(probe);
+	base += 16;
+	char err[1024];
+	int nshared = zap_pod_fds_open(dir, &pod_img, base, err, sizeof(err));
+	if (nshared < 0) {
+		zap_err("%s", err);
+		zap_image_free(&pod_img);
+		return ZAP_EXIT_CHANGED;
+	}
 	int status[2];
 	pid_t child = zap_pod_fork(pod, sig, status);
 	if (child < 0)
 		return ZAP_EXIT_FAIL;
 	if (child == 0) {
-		int fd = fcntl(status[1], F_DUPFD, 3); /* without CLOEXEC, for the restorer */
-		char fdbuf[16];
+		int fd = fcntl(status[1], F_DUPFD, base + nshared); /* without CLOEXEC, for the restorer */
+		char fdbuf[16], vbuf[16], basebuf[16], countbuf[16];
 		snprintf(fdbuf, sizeof(fdbuf), "%d", fd);
-		char *args[12];
+		snprintf(vbuf, sizeof(vbuf), "%d", (int)main_m->pid);
+		snprintf(basebuf, sizeof(basebuf), "%d", base);
+		snprintf(countbuf, sizeof(countbuf), "%d", nshared);
+		char *args[20];
 		int k = 0;
 		args[k++] = restorer;
 		args[k++] = "--status-fd";
@@ -121,20 +186,29 @@ static int restart_exec(int argc, char **argv)
 		args[k++] = (char *)zap_home();
 		args[k++] = "--pod";
 		args[k++] = pod;
+		args[k++] = "--pod-image";
+		args[k++] = podfile;
+		args[k++] = "--member";
+		args[k++] = vbuf;
+		args[k++] = "--shared-base";
+		args[k++] = basebuf;
+		args[k++] = "--shared-count";
+		args[k++] = countbuf;
 		if (inherit)
 			args[k++] = "--inherit-stdio";
-		args[k++] = file;
 		args[k] = NULL;
 		execv(restorer, args);
 		dprintf(fd, "cannot run %s: %s\n", restorer, strerror(errno));
 		_exit(ZAP_EXIT_FAIL);
 	}
-	char msg[2048];
+	for (int k = 0; k < nshared; k++) /* the restorers have them now */
+		close(base + k);
+	uint32_t expected = pod_img.nmembers;
+	zap_image_free(&pod_img);
+	char msg[8192];
 	size_t got = 0;
 	/* on a terminal, a long restore says how far it has come: what the
 	 * restorer has read so far (/proc/PID/io) against the image's size */
-	struct stat ist;
-	uint64_t total = stat(file, &ist) == 0 ? (uint64_t)ist.st_size : 0;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int shown = 0;
@@ -145,8 +219,12 @@ static int restart_exec(int argc, char **argv)
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			double el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
 			if (el > 0.5) {
+				uint64_t done = read_bytes(child);
+				for (int k = 0; k < st.nreals; k++)
+					if (st.reals[k] != child)
+						done += read_bytes(st.reals[k]);
 				fprintf(stderr, "\r%s: restoring %.0f of ~%.0f MiB (%.1f s) ", zap_cmd_name,
-					(double)read_bytes(child) / 1048576, (double)total / 1048576, el);
+					(double)done / 1048576, (double)total / 1048576, el);
 				shown = 1;
 			}
 			continue;
@@ -157,6 +235,15 @@ static int restart_exec(int argc, char **argv)
 		if (n <= 0)
 			break;
 		got += (size_t)n;
+		msg[got] = 0;
+		char *nl = strrchr(msg, '\n');
+		if (nl) { /* whole lines now, the rest later */
+			size_t keep = got - (size_t)(nl + 1 - msg);
+			*nl = 0;
+			restart_parse(&st, msg);
+			memmove(msg, nl + 1, keep);
+			got = keep;
+		}
 		if (got == sizeof(msg) - 1)
 			break;
 	}
@@ -164,15 +251,22 @@ static int restart_exec(int argc, char **argv)
 	if (shown)
 		fprintf(stderr, "\r%*s\r", 70, "");
 	msg[got] = 0;
-	if (got) {
-		while (got && msg[got - 1] == '\n')
-			msg[--got] = 0;
-		zap_err("%s", msg);
+	restart_parse(&st, msg);
+	if (st.errors[0] || (uint32_t)st.nreals != expected) {
+		/* nothing half-restored stays behind */
+		for (int k = 0; k < st.nreals; k++)
+			if (st.reals[k] != child)
+				kill(st.reals[k], SIGKILL);
+		kill(child, SIGKILL);
+		zap_err("%s", st.errors[0] ? st.errors : "a process of the pod did not come back");
 		int st_child;
 		waitpid(child, &st_child, 0);
 		int code = WIFEXITED(st_child) ? WEXITSTATUS(st_child) : ZAP_EXIT_FAIL;
+		zap_vtab_unmap(st.vt);
 		return code ? code : ZAP_EXIT_FAIL;
 	}
+	zap_vtab_set_ready(st.vt);
+	zap_vtab_unmap(st.vt);
 	zap_pod_set_pid(pod, child);
 	return zap_pod_wait(pod, child, interval);
 }

@@ -34,8 +34,13 @@
 #define ARENA_STACK (ZAP_ARENA_START + 0x4000000000ull)
 #define ARENA_STACK_SIZE (8ull << 20)
 
+extern char **environ;
 static struct zap_scratch heap;
 static char home_arg[256], pod_arg[64];
+/* a member of a pod: the pod file, which member, and where the shared
+ * descriptions wait; the rest of our own command line, for our children */
+static char pod_img_arg[4096];
+static int member_arg, shared_base_arg, shared_count_arg, status_fd_arg = -1, inherit_arg;
 
 static void *heap_alloc(void *ctx, size_t n)
 {
@@ -46,6 +51,7 @@ static void *heap_alloc(void *ctx, size_t n)
 static int usage(FILE *out)
 {
 	fprintf(out, "usage: zap-restart [--status-fd N] [--inherit-stdio] [--home DIR] [--pod NAME] FILE\n"
+		     "       zap-restart [options] --pod-image POD.IMG --member VPID [--shared-base N --shared-count N]\n"
 			"The static restorer behind `zap restart`; see docs/zap-restart-restorer.md.\n");
 	return ZAP_EXIT_USAGE;
 }
@@ -58,6 +64,8 @@ static int clear_fds(struct zap_restore *r)
 	for (uint32_t i = 0; i < r->img->nfds; i++)
 		if (r->img->fds[i].fd > top)
 			top = r->img->fds[i].fd;
+	if (r->nshared && r->shared_base + r->nshared - 1 > top)
+		top = r->shared_base + r->nshared - 1;
 	long img = zsys3(SYS_fcntl, r->img_fd, F_DUPFD_CLOEXEC, top + 1);
 	long st = r->status_fd >= 0 ? zsys3(SYS_fcntl, r->status_fd, F_DUPFD_CLOEXEC, img + 1) : -1;
 	if (img < 0 || (r->status_fd >= 0 && st < 0))
@@ -66,7 +74,12 @@ static int clear_fds(struct zap_restore *r)
 	r->img_fd = (int)img;
 	r->status_fd = (int)st;
 	int low = (int)img;
-	zsys3(SYS_close_range, 3, low - 1, 0);
+	if (r->nshared) { /* the pod's shared descriptions stay, for zap_fd_restore */
+		zsys3(SYS_close_range, 3, r->shared_base - 1, 0);
+		zsys3(SYS_close_range, r->shared_base + r->nshared, low - 1, 0);
+	} else {
+		zsys3(SYS_close_range, 3, low - 1, 0);
+	}
 	zsys3(SYS_close_range, (st >= 0 ? st : img) + 1, ~0u, 0);
 	return 0;
 }
@@ -97,6 +110,118 @@ static void fill_restore_info(struct zap_restore *r)
 	ri->magic = ZAP_RESTORE_MAGIC;
 }
 
+/* ---- a member of a pod ---- */
+
+static struct zap_img pod_img;
+
+/* Our record in the pod file, whose directory holds our process file. */
+static const struct zap_img_member *pod_member(struct zap_restore *r, char *file, size_t n)
+{
+	char err[512];
+	if (zap_img_open(&pod_img, pod_img_arg, heap_alloc, NULL, err, sizeof(err)) < 0 ||
+	    pod_img.hdr.kind != ZAP_IMG_KIND_POD) {
+		zap_restore_error(r, "%s", pod_img.hdr.kind == ZAP_IMG_KIND_PROC ? "expected a pod file" : err);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < pod_img.nmembers; i++) {
+		const struct zap_img_member *m = &pod_img.members[i];
+		if (m->pid != member_arg || (m->flags & ZAP_MEMBER_ZOMBIE))
+			continue;
+		const char *slash = strrchr(pod_img_arg, '/');
+		int dlen = slash ? (int)(slash - pod_img_arg) : 1;
+		snprintf(file, n, "%.*s/%s", dlen, slash ? pod_img_arg : ".", m->file);
+		r->vpid = m->pid;
+		r->pod_fds = pod_img.pod_fds;
+		r->npod_fds = pod_img.npod_fds;
+		r->shared_base = shared_base_arg;
+		r->nshared = shared_count_arg;
+		return m;
+	}
+	zap_restore_error(r, "%s: no process %d in the pod", pod_img_arg, member_arg);
+	return NULL;
+}
+
+static void report(struct zap_restore *r, int32_t vpid, long pid)
+{
+	char line[64];
+	size_t n = zap_fmt(line, sizeof(line), "ok %d %ld\n", (int)vpid, pid);
+	if (r->status_fd >= 0)
+		z_write(r->status_fd, line, n);
+}
+
+/* A zombie again: a child that ends at once the way the old one ended. */
+static __attribute__((noreturn)) void become_zombie(int status)
+{
+	uint64_t none = 0;
+	int sig = status & 0x7f;
+	if (sig && sig != 0x7f) {
+		struct { uint64_t handler, flags, restorer, mask; } dfl = {0, 0, 0, 0};
+		zsys4(SYS_rt_sigaction, sig, &dfl, 0, 8);
+		zsys4(SYS_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
+		zsys2(SYS_kill, z_getpid(), sig);
+	}
+	z_exit_group((status >> 8) & 0xff);
+}
+
+/* Our group and session first (children inherit them), then one child per
+ * child member: a zombie made on the spot, or a restorer of its own. */
+static int start_children(struct zap_restore *r, const struct zap_img_member *me)
+{
+	if (me->sid == me->pid) {
+		if (zsys0(SYS_setsid) < 0)
+			return zap_restore_error(r, "process %d: cannot start its session again", me->pid);
+	} else if (me->pgid == me->pid) {
+		zsys2(SYS_setpgid, 0, 0);
+	}
+	char fdbuf[16], vbuf[16], basebuf[16], countbuf[16];
+	zap_fmt(fdbuf, sizeof(fdbuf), "%d", status_fd_arg);
+	zap_fmt(basebuf, sizeof(basebuf), "%d", shared_base_arg);
+	zap_fmt(countbuf, sizeof(countbuf), "%d", shared_count_arg);
+	/* the main process (listed first) takes in the orphans too: processes
+	 * whose parent had left the pod before the checkpoint */
+	int is_main = me == &pod_img.members[0];
+	for (uint32_t i = 0; i < pod_img.nmembers; i++) {
+		const struct zap_img_member *c = &pod_img.members[i];
+		if ((c->ppid != me->pid && !(is_main && c->ppid == 0)) || c->pid == me->pid)
+			continue;
+		long pid = zsys2(SYS_clone, SIGCHLD, 0);
+		if (pid < 0)
+			return zap_restore_error(r, "cannot fork process %d: %s", c->pid, zap_strerror(pid));
+		if (pid > 0) {
+			if (c->flags & ZAP_MEMBER_ZOMBIE)
+				report(r, c->pid, pid);
+			continue;
+		}
+		if (c->flags & ZAP_MEMBER_ZOMBIE)
+			become_zombie(c->exit_status);
+		zap_fmt(vbuf, sizeof(vbuf), "%d", c->pid);
+		char *args[20];
+		int k = 0;
+		args[k++] = "zap-restart";
+		args[k++] = "--status-fd";
+		args[k++] = fdbuf;
+		args[k++] = "--home";
+		args[k++] = home_arg;
+		args[k++] = "--pod";
+		args[k++] = pod_arg;
+		args[k++] = "--pod-image";
+		args[k++] = pod_img_arg;
+		args[k++] = "--member";
+		args[k++] = vbuf;
+		args[k++] = "--shared-base";
+		args[k++] = basebuf;
+		args[k++] = "--shared-count";
+		args[k++] = countbuf;
+		if (inherit_arg)
+			args[k++] = "--inherit-stdio";
+		args[k] = NULL;
+		long e = zsys3(SYS_execve, "/proc/self/exe", args, environ);
+		zap_restore_error(r, "cannot run the restorer for process %d: %s", c->pid, zap_strerror(e));
+		z_exit_group(ZAP_EXIT_FAIL);
+	}
+	return 0;
+}
+
 /* Past the point of no return: on the arena stack, raw system calls. */
 static long commit(void *arg)
 {
@@ -120,9 +245,17 @@ int main(int argc, char **argv)
 	r.status_fd = -1;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--status-fd") && i + 1 < argc)
-			r.status_fd = atoi(argv[++i]);
+			r.status_fd = status_fd_arg = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--inherit-stdio"))
-			r.inherit_stdio = 1;
+			r.inherit_stdio = inherit_arg = 1;
+		else if (!strcmp(argv[i], "--pod-image") && i + 1 < argc)
+			snprintf(pod_img_arg, sizeof(pod_img_arg), "%s", argv[++i]);
+		else if (!strcmp(argv[i], "--member") && i + 1 < argc)
+			member_arg = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--shared-base") && i + 1 < argc)
+			shared_base_arg = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--shared-count") && i + 1 < argc)
+			shared_count_arg = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--home") && i + 1 < argc)
 			snprintf(home_arg, sizeof(home_arg), "%s", argv[++i]);
 		else if (!strcmp(argv[i], "--pod") && i + 1 < argc)
@@ -134,7 +267,7 @@ int main(int argc, char **argv)
 		else
 			file = argv[i];
 	}
-	if (!file)
+	if (!file && !pod_img_arg[0])
 		return usage(stderr);
 	uint64_t all = ~0ull;
 	zsys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
@@ -145,7 +278,13 @@ int main(int argc, char **argv)
 	}
 	/* argv lives on the stack we unmap at the commit point: keep a copy */
 	static char file_copy[4096];
-	snprintf(file_copy, sizeof(file_copy), "%s", file);
+	const struct zap_img_member *me = NULL;
+	if (pod_img_arg[0]) {
+		if (!(me = pod_member(&r, file_copy, sizeof(file_copy))))
+			return ZAP_EXIT_BAD_IMAGE;
+	} else {
+		snprintf(file_copy, sizeof(file_copy), "%s", file);
+	}
 	file = file_copy;
 	char err[512];
 	if (zap_img_open(&img, file, heap_alloc, NULL, err, sizeof(err)) < 0 ||
@@ -165,8 +304,11 @@ int main(int argc, char **argv)
 		zap_restore_error(&r, "the program's working directory %s is gone", cwd);
 		return ZAP_EXIT_CHANGED;
 	}
+	if (me && start_children(&r, me) < 0)
+		return ZAP_EXIT_FAIL;
 	if (clear_fds(&r) < 0 || zap_fd_restore(&r) < 0)
 		return r.exit_code ? r.exit_code : ZAP_EXIT_FAIL;
+	report(&r, me ? me->pid : img.proc->pid, z_getpid());
 
 	long stack = z_mmap(ARENA_STACK, ARENA_STACK_SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);

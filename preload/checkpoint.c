@@ -378,8 +378,7 @@ static long write_image(void *arg)
 	pod.nmembers = 1;
 	pod.signal = (uint32_t)zap_self.sig;
 	pod.generation = zap_self.generation;
-	m.pid = pid;
-	m.ppid = (int32_t)zsys0(SYS_getppid);
+	m.pid = (int32_t)zap_pid_self(); /* alone in its pod: nobody else's parent */
 	zap_fmt(m.file, sizeof(m.file), "%d.img", pid);
 	if ((e = zap_imgdir_write_pod(tmp, &pod, &m)) < 0 || (e = zap_imgdir_commit(tmp, job->rq.out)) < 0) {
 		zap_dump_error(d, "cannot put the image in place at %s: %s", job->rq.out, zap_strerror(e));
