@@ -220,10 +220,10 @@ static int check_proc(struct zap_img *img, const char *path, char *err, size_t e
 		if (i && f->fd <= img->fds[i - 1].fd)
 			return FAIL2("FDS", "fd %lu is out of order", f->fd, 0);
 		if ((f->kind == ZAP_FD_DELETED || f->kind == ZAP_FD_EPOLL || f->kind == ZAP_FD_PIPE_READ ||
-		     f->kind == ZAP_FD_SOCKPAIR || f->data_len) &&
+		     f->kind == ZAP_FD_SOCKPAIR) && f->data_len &&
 		    (f->data_off < fdata->off || f->data_off > fdata->off + fdata->len ||
 		     f->data_len > fdata->off + fdata->len - f->data_off))
-			return FAIL2("FDS", "fd %lu: file data outside FILEDATA", f->fd, 0);
+			return FAIL2("FDS", "fd %lu: file data outside FILEDATA (at %lx)", f->fd, f->data_off);
 	}
 	return check_regions(img, path, err, errlen);
 }

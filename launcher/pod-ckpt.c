@@ -133,6 +133,15 @@ static int add_member(struct ckpt_run *c, pid_t real)
 	return 0;
 }
 
+static const char *exe_of(pid_t pid, char *buf, size_t n)
+{
+	char link[64];
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	ssize_t k = readlink(link, buf, n - 1);
+	snprintf(buf + (k > 0 ? k : 0), n - (size_t)(k > 0 ? k : 0), "%s", k > 0 ? "" : "?");
+	return buf;
+}
+
 /* The members that registered (members/), alive, with the preload. */
 static int list_members(struct ckpt_run *c)
 {
@@ -146,9 +155,10 @@ static int list_members(struct ckpt_run *c)
 		if (m <= 0 || find_real(c, m) || !zap_pod_member_alive(m, c->pod))
 			continue;
 		if (!zap_pod_member_has_preload(c->pod, m)) {
-			zap_err("process %d of pod '%s' does not have zap's preload loaded (it exec'd a "
-				"static binary or a setuid program): the pod cannot be checkpointed",
-				(int)m, c->pod);
+			char exe[PATH_MAX];
+			zap_err("process %d (%s) of pod '%s' does not have zap's preload loaded (it exec'd "
+				"a static binary or a setuid program): the pod cannot be checkpointed",
+				(int)m, exe_of(m, exe, sizeof(exe)), c->pod);
 			rc = -1;
 			break;
 		}
@@ -195,13 +205,10 @@ static int find_children(struct ckpt_run *c)
 			}
 			fresh++;
 		} else {
-			char exe[PATH_MAX] = "?", link[64];
-			snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-			ssize_t k = readlink(link, exe, sizeof(exe) - 1);
-			exe[k > 0 ? k : 1] = 0;
+			char exe[PATH_MAX];
 			zap_err("process %d (%s), a child of pod member %d, does not have zap's preload "
 				"loaded (a static binary or a setuid program): the pod cannot be checkpointed",
-				(int)pid, exe, (int)ppid);
+				(int)pid, exe_of(pid, exe, sizeof(exe)), (int)ppid);
 			fresh = -1;
 			break;
 		}
@@ -236,6 +243,20 @@ static int wait_all(struct ckpt_run *c, const char *what, const char *doing)
 			struct zap_pod_proc *p = &c->procs[i];
 			if (p->zombie || ctl_exists(c, what, p->real))
 				continue;
+			char state;
+			pid_t ppid;
+			int code;
+			if (!strcmp(what, "stopped") && read_stat(p->real, &state, &ppid, &code) == 0 &&
+			    state == 'Z') {
+				/* it ended before it took the signal: a zombie of the pod */
+				struct zap_pod_proc *parent = find_real(c, ppid);
+				if (parent) {
+					p->zombie = 1;
+					p->exit_status = code;
+					p->ppid_vpid = parent->vpid;
+					continue;
+				}
+			}
 			if (kill(p->real, 0) < 0) {
 				zap_err("process %d of pod '%s' ended while %s", (int)p->real, c->pod, doing);
 				return -1;

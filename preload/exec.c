@@ -68,7 +68,7 @@ static char **env_build(char *const envp[], char **out, struct env_fix *fx)
 	out[k++] = fx->pod;
 	out[k++] = fx->sig;
 	/* the process keeps its pid across exec, and so its vpid */
-	zap_fmt(fx->vpid, sizeof(fx->vpid), "ZAP_VPID=%d:%d", (int)zap_pid_self(), (int)z_getpid());
+	zap_fmt(fx->vpid, sizeof(fx->vpid), "ZAP_VPID=%d:%d", (int)zap_pid_self_after_vfork(), (int)z_getpid());
 	out[k++] = fx->vpid;
 	out[k] = NULL;
 	return out;

@@ -114,6 +114,16 @@ void zap_pid_inherit(const char *env)
 
 pid_t zap_pid_self(void) { return pt.vpid; }
 
+pid_t zap_pid_self_after_vfork(void)
+{
+	pid_t real = (pid_t)z_getpid();
+	if (real == pt.real)
+		return pt.vpid;
+	/* a vfork child runs on its parent's memory, where nothing says who it
+	 * is (atfork handlers do not run): it must not write pt */
+	return vt ? zap_vtab_adopt(vt, real) : real;
+}
+
 pid_t zap_vpid_to_real(pid_t v)
 {
 	if (v <= 0)

@@ -85,6 +85,8 @@ void zap_timers_after_restore(pid_t (*new_tid)(pid_t vtid));
 void zap_pid_init(void);
 void zap_pid_inherit(const char *env); /* ZAP_VPID=vpid:real */
 pid_t zap_pid_self(void);
+/* The same, correct in a vfork child too (costs a getpid). */
+pid_t zap_pid_self_after_vfork(void);
 pid_t zap_pid_self_vtid(void);
 pid_t zap_vpid_to_real(pid_t v);
 pid_t zap_real_to_vpid(pid_t r);

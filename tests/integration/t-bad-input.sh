@@ -79,10 +79,12 @@ start_pod static "$T/static.1" -- "$PROGS/counter-static" 1000 50
 expect 1 "does not have zap's preload loaded" "$ZAP" checkpoint static
 kill -0 "$(cat "$ZAP_HOME/pods/static/pid")" || fail "the static program died"
 
-# several processes in one pod: refused until pods come
-start_pod multi "$T/multi.1" -- sh -c "$EX/counter 1000 50 & $EX/counter 1000 50; wait"
-wait_for "[ \$(ls $ZAP_HOME/pods/multi/members | wc -l) -ge 3 ]" 10 || fail "members did not register"
-expect 1 "more process" "$ZAP" checkpoint multi
+# a pod whose member runs a static child: refused, naming the child, and left running
+start_pod multi "$T/multi.1" -- sh -c "$PROGS/counter-static 1000 50 & $EX/counter 1000 50; wait"
+wait_for "[ \$(ls $ZAP_HOME/pods/multi/members | wc -l) -ge 2 ]" 10 || fail "members did not register"
+expect 1 "counter-static) .*does not have zap's preload loaded" "$ZAP" checkpoint multi
+[ -z "$(ls -d "$ZAP_HOME"/pods/multi/ckpt-* 2>/dev/null)" ] || fail "a refused pod checkpoint left its control directory"
+[ ! -e "$ZAP_HOME/pods/multi/request" ] || fail "a refused pod checkpoint left its request behind"
 
 # a bad pod name is a usage error
 expect 2 "bad pod name" "$ZAP" run --pod "a/b" -- true
