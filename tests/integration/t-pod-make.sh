@@ -1,4 +1,4 @@
-# `make -j2` of examples/minicalc (37 files, ~15 s here) as one pod: make,
+# `make -j2` of examples/minicalc (37 files, 15-20 s here) as one pod: make,
 # and the gcc, cc1 and as it runs at the time, with make's jobserver pipe and
 # the pipes between gcc and its children.  Checkpointed with --kill partway
 # through the build, restarted, and then the build must be what an
