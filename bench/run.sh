@@ -2,8 +2,9 @@
 # zap benchmark: checkpoint time, image size and restart time for a process
 # with a 1 MiB, 256 MiB and 1 GiB heap, next to native baselines measured in
 # the same run (memcpy, write() to /dev/shm, read() back), and next to DMTCP
-# and CRIU when they are installed.  `make bench` runs it; see bench/README.md
-# for what each column means.
+# and CRIU when they are installed; then the wrapper overhead table
+# (bench/wrappers.sh) and the pod checkpoint table (bench/pod.sh).  `make
+# bench` runs it; see bench/README.md for what each column means.
 #
 # Everything lives in /dev/shm (tmpfs), images included, so disk speed is
 # not what is measured.  Every wait is bounded, a watchdog ends the whole run
@@ -431,3 +432,7 @@ done
 report
 echo
 B=$ROOT/build bash "$ROOT/bench/wrappers.sh" || echo "wrapper benchmark failed"
+echo
+# the pod benchmark bounds each of its steps and cleans up after itself; the
+# overall bound leaves it time to do so before the watchdog
+timeout 240 sh "$ROOT/bench/pod.sh" || echo "pod benchmark failed"
