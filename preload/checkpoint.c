@@ -45,6 +45,7 @@ struct request {
 	uint64_t id;
 	int kill;
 	int spare; /* keep the replaced image for the next checkpoint to write over */
+	int sysv;  /* the coordinator writes sysv.img: SysV segments are not stored here */
 	char out[1024];
 };
 
@@ -83,6 +84,8 @@ static void read_request(struct request *rq)
 				rq->kill = p[5] == '1';
 			} else if (zap_startswith(p, "spare=")) {
 				rq->spare = p[6] == '1';
+			} else if (zap_startswith(p, "sysv=")) {
+				rq->sysv = p[5] == '1';
 			} else if (zap_startswith(p, "out=")) {
 				zap_fmt(rq->out, sizeof(rq->out), "%s", p + 4);
 			}
@@ -258,6 +261,8 @@ static long write_image(void *arg)
 	d->exclude[0][0] = job->stack_lo;
 	d->exclude[0][1] = job->stack_hi;
 	d->nexclude = 1;
+	d->sysv_external = job->rq.sysv;
+	d->vtab = zap_pid_vtab();
 	if (zap_dump_process(d) < 0) {
 		zap_imgdir_remove(tmp);
 		return -1;
