@@ -14,6 +14,8 @@
 #include "image.h"
 #include "util.h"
 
+struct zap_vtab;
+
 #define ZAP_DUMP_MAX_EXCLUDE 8
 
 struct zap_dump_stats {
@@ -31,6 +33,9 @@ struct zap_dump {
 	const char *own_lib;         /* libzappre.so: stored, not mapped from its file */
 	uint64_t exclude[ZAP_DUMP_MAX_EXCLUDE][2]; /* ranges left out (our own memory) */
 	uint32_t nexclude;
+	int sysv_external;           /* the coordinator saves the pod's SysV objects
+	                              * (sysv.img): segments are recorded, not stored */
+	const struct zap_vtab *vtab; /* the pod's id table, after a restart (or NULL) */
 	/* working state */
 	struct zap_scratch scratch;
 	char *strings;

@@ -1,6 +1,7 @@
 #include "image.h"
 #include "sys.h"
 #include "util.h"
+#include "zap/vtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@ static const char *const sect_names[ZAP_SECT_MAX] = {
 	[ZAP_SECT_REGIONS] = "REGIONS", [ZAP_SECT_RUNS] = "RUNS",	  [ZAP_SECT_FDS] = "FDS",
 	[ZAP_SECT_STRINGS] = "STRINGS", [ZAP_SECT_PAGES] = "PAGES", [ZAP_SECT_FILEDATA] = "FILEDATA",
 	[ZAP_SECT_POD_FDS] = "POD_FDS",
+	[ZAP_SECT_SYSV] = "SYSV",	    [ZAP_SECT_SYSV_DATA] = "SYSV_DATA",
 };
 
 const char *zap_sect_name(uint32_t type)
@@ -29,7 +31,14 @@ static const uint32_t sect_recsize[ZAP_SECT_MAX] = {
 	[ZAP_SECT_RUNS] = sizeof(struct zap_img_run),
 	[ZAP_SECT_FDS] = sizeof(struct zap_img_fd),
 	[ZAP_SECT_POD_FDS] = sizeof(struct zap_img_pod_fd),
+	[ZAP_SECT_SYSV] = sizeof(struct zap_img_sysv),
 };
+
+/* Sections of bytes that stay in the file (checksummed piecewise). */
+static int sect_in_file(uint32_t type)
+{
+	return type == ZAP_SECT_PAGES || type == ZAP_SECT_FILEDATA || type == ZAP_SECT_SYSV_DATA;
+}
 
 /* ---- writer ---- */
 
@@ -281,6 +290,43 @@ static int check_pod(struct zap_img *img, const char *path, char *err, size_t er
 	return 0;
 }
 
+/* sysv.img: each object's kind and size agree with its bytes, which lie
+ * inside SYSV_DATA; no (kind, id) twice, no more than the pod's table holds. */
+static int check_sysv(struct zap_img *img, const char *path, char *err, size_t errlen)
+{
+	if (!img->data[ZAP_SECT_SYSV])
+		return FAIL("SYSV", "missing");
+	const struct zap_img_section *data = &img->sect[ZAP_SECT_SYSV_DATA];
+	img->sysv = img->data[ZAP_SECT_SYSV];
+	img->nsysv = img->sect[ZAP_SECT_SYSV].count;
+	if (img->nsysv > ZAP_VTAB_IPCS)
+		return FAIL2("SYSV", "%lu objects, more than a pod holds (%lu)", img->nsysv, ZAP_VTAB_IPCS);
+	for (uint32_t i = 0; i < img->nsysv; i++) {
+		const struct zap_img_sysv *o = &img->sysv[i];
+		uint64_t want;
+		if (o->kind == ZAP_IPC_SHM)
+			want = o->size;
+		else if (o->kind == ZAP_IPC_SEM)
+			want = o->size * 2;
+		else if (o->kind == ZAP_IPC_MSG)
+			want = o->size * 16; /* at least the headers */
+		else
+			return FAIL2("SYSV", "object %lu has unknown kind %lu", i, o->kind);
+		if (o->vid < 0 || (!o->size && o->kind != ZAP_IPC_MSG) || o->size > (1ull << 40) ||
+		    (o->kind == ZAP_IPC_SEM && o->size > 65535) ||
+		    (o->kind == ZAP_IPC_MSG ? o->data_len < want : o->data_len != want))
+			return FAIL2("SYSV", "object %lu (id %lu) is malformed", i, (uint32_t)o->vid);
+		if ((o->kind == ZAP_IPC_SHM && o->data_off % ZAP_IMG_PAGE) || o->data_off < data->off ||
+		    o->data_off > data->off + data->len || o->data_len > data->off + data->len - o->data_off)
+			return FAIL2("SYSV", "object %lu (id %lu): its bytes lie outside SYSV_DATA", i,
+				     (uint32_t)o->vid);
+		for (uint32_t k = 0; k < i; k++)
+			if (img->sysv[k].kind == o->kind && img->sysv[k].vid == o->vid)
+				return FAIL2("SYSV", "id %lu appears twice", (uint32_t)o->vid, 0);
+	}
+	return 0;
+}
+
 int zap_img_open(struct zap_img *img, const char *path, zap_alloc_fn alloc, void *ctx, char *err,
 		 size_t errlen)
 {
@@ -329,7 +375,7 @@ int zap_img_open(struct zap_img *img, const char *path, zap_alloc_fn alloc, void
 		if (s->off < ZAP_IMG_PAGE || s->off > h->file_size || s->len > h->file_size - s->off)
 			return FAIL2(name, "lies outside the file (offset %lu, %lu bytes)", s->off, s->len);
 		img->sect[s->type] = *s;
-		if (s->type == ZAP_SECT_PAGES || s->type == ZAP_SECT_FILEDATA)
+		if (sect_in_file(s->type))
 			continue;
 		uint32_t rs = sect_recsize[s->type];
 		if (rs && (uint64_t)s->count * rs != s->len)
@@ -350,6 +396,8 @@ int zap_img_open(struct zap_img *img, const char *path, zap_alloc_fn alloc, void
 		return check_proc(img, path, err, errlen);
 	if (h->kind == ZAP_IMG_KIND_POD)
 		return check_pod(img, path, err, errlen);
+	if (h->kind == ZAP_IMG_KIND_SYSV)
+		return check_sysv(img, path, err, errlen);
 	return FAIL2(NULL, "unknown image kind %lu", h->kind, 0);
 }
 

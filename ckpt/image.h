@@ -29,7 +29,7 @@ void zap_imgw_begin(struct zap_imgw *w, int fd, uint32_t kind);
 long zap_imgw_section(struct zap_imgw *w, uint32_t type, uint32_t count, const void *data,
 		      uint64_t len);
 /* Declares a byte range already written at [off, off+len) as a section
- * (PAGES, FILEDATA); sum 0 means "checksummed inside". */
+ * (PAGES, FILEDATA, SYSV_DATA); sum 0 means "checksummed inside". */
 long zap_imgw_declare(struct zap_imgw *w, uint32_t type, uint64_t off, uint64_t len);
 /* Writes the header and section table.  0 or -errno. */
 long zap_imgw_finish(struct zap_imgw *w, uint64_t created_ns);
@@ -53,7 +53,8 @@ struct zap_img {
 	const struct zap_img_fd *fds;
 	const struct zap_img_pod_fd *pod_fds;
 	const char *strings;
-	uint32_t nthreads, nregions, nruns, nfds, nmembers, npod_fds;
+	const struct zap_img_sysv *sysv;           /* ZAP_IMG_KIND_SYSV */
+	uint32_t nthreads, nregions, nruns, nfds, nmembers, npod_fds, nsysv;
 	uint64_t strings_len;
 };
 

@@ -12,11 +12,20 @@
 #include "sys.h"
 #include "thread.h"
 #include "util.h"
+#include "vtab.h"
 
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
+
+#ifndef SHM_DEST
+#define SHM_DEST 01000
+#endif
+#ifndef SHM_EXEC
+#define SHM_EXEC 0100000
+#endif
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -254,6 +263,22 @@ static void parse_vmflags(const char *p, struct zap_img_region *reg, int *unsupp
 	}
 }
 
+/* A SysV segment (smaps names it "/SYSV<key> (deleted)", its inode is the
+ * shm id) whose contents the coordinator saves in sysv.img: recorded with
+ * the id the program knows, no pages. */
+static int classify_sysv(struct zap_dump *d, struct zap_img_region *reg, const char *name,
+			 uint64_t ino)
+{
+	int32_t v = d->vtab ? zap_vtab_ipc_vid(d->vtab, ZAP_IPC_SHM, (int32_t)ino) : -1;
+	struct shmid_ds ds;
+	reg->flags |= ZAP_REG_SYSV;
+	reg->sysv_id = v < 0 ? (int32_t)ino : v;
+	if (zsys3(SYS_shmctl, ino, IPC_STAT, &ds) == 0 && (ds.shm_perm.mode & SHM_DEST))
+		reg->flags |= ZAP_REG_SYSV_DEST;
+	reg->path_str = zap_dump_string(d, name);
+	return STORE_NONE;
+}
+
 /* Decides what a region is, from its name; returns the store mode or -1 to
  * leave the region out. */
 static int classify(struct zap_dump *d, struct zap_img_region *reg, const char *path, uint64_t ino)
@@ -287,6 +312,8 @@ static int classify(struct zap_dump *d, struct zap_img_region *reg, const char *
 	int deleted = ends_with(name, " (deleted)");
 	if (deleted)
 		name[n - 10] = 0;
+	if (shared && deleted && zap_startswith(name, "/SYSV") && d->sysv_external)
+		return classify_sysv(d, reg, name, ino);
 	if (shared && is_shmem_name(name))
 		return STORE_PRESENT;
 	struct zap_kstat st;
@@ -549,6 +576,49 @@ int zap_mem_check_files(struct zap_restore *r)
 	return 0;
 }
 
+/* The segment's size as the kernel maps it, or -errno. */
+static long shm_len(int32_t id)
+{
+	struct shmid_ds ds;
+	long e = zsys3(SYS_shmctl, id, IPC_STAT, &ds);
+	return e < 0 ? e : (long)ZAP_PAGE_UP(ds.shm_segsz);
+}
+
+int zap_mem_check_sysv(struct zap_restore *r, const char *vtab_path)
+{
+	const struct zap_img *img = r->img;
+	struct zap_vtab *vt = 0;
+	int rc = 0;
+	r->nshm = 0;
+	for (uint32_t i = 0; i < img->nregions && rc == 0; i++) {
+		const struct zap_img_region *reg = &img->regions[i];
+		if (!(reg->flags & ZAP_REG_SYSV))
+			continue;
+		long err;
+		if (!vt && vtab_path && vtab_path[0])
+			vt = zap_vtab_map(vtab_path, 0, &err);
+		int32_t real = vt ? zap_vtab_ipc_real(vt, ZAP_IPC_SHM, reg->sysv_id) : -1;
+		if (real < 0)
+			real = reg->sysv_id; /* not recreated: the same segment, if it still exists */
+		long len = shm_len(real);
+		if (r->nshm == ZAP_RESTORE_MAX_SHM)
+			rc = zap_restore_error(r, "%s: more than %u SysV segment mappings", img->path,
+					       ZAP_RESTORE_MAX_SHM);
+		else if (len < 0)
+			rc = zap_restore_error(
+				r, "%s: the SysV segment %d mapped at %lx is gone (%s); was the pod's sysv.img restored?",
+				img->path, (int)reg->sysv_id, (unsigned long)reg->start, zap_strerror(len));
+		else if (reg->pgoff > (uint64_t)len || reg->end - reg->start > (uint64_t)len - reg->pgoff)
+			rc = zap_restore_error(r, "%s: the SysV segment %d is %lu bytes now, too small for %lx-%lx",
+					       img->path, (int)reg->sysv_id, (unsigned long)len,
+					       (unsigned long)reg->start, (unsigned long)reg->end);
+		else
+			r->shm[r->nshm++] = (struct zap_restore_shm){i, real, (uint64_t)len};
+	}
+	zap_vtab_unmap(vt);
+	return rc;
+}
+
 /* The vDSO block ([vvar], [vvar_vclock], [vdso]) must end up exactly where
  * the image had it, because the program's libc cached its addresses.  We
  * move ours into the arena first so nothing of the image lands on it. */
@@ -733,6 +803,78 @@ static int fill_runs(struct zap_restore *r, const struct zap_img_region *reg)
 	return 0;
 }
 
+/* madvise and mlock as the region had them. */
+static void restore_advice(const struct zap_img_region *reg)
+{
+	uint64_t len = reg->end - reg->start;
+	if (reg->flags & ZAP_REG_HUGEPAGE)
+		zsys3(SYS_madvise, reg->start, len, MADV_HUGEPAGE);
+	if (reg->flags & ZAP_REG_NOHUGEPAGE)
+		zsys3(SYS_madvise, reg->start, len, MADV_NOHUGEPAGE);
+	if (reg->flags & ZAP_REG_DONTFORK)
+		zsys3(SYS_madvise, reg->start, len, MADV_DONTFORK);
+	if (reg->flags & ZAP_REG_LOCKED)
+		zsys2(SYS_mlock, reg->start, len); /* best effort: RLIMIT_MEMLOCK may say no */
+}
+
+/* Whether region j continues the attachment that region i starts. */
+static int same_attach(const struct zap_img *img, uint32_t i, uint32_t j)
+{
+	const struct zap_img_region *a = &img->regions[i], *b = &img->regions[j];
+	return (b->flags & ZAP_REG_SYSV) && b->sysv_id == a->sysv_id && b->start == img->regions[j - 1].end &&
+	       b->pgoff == a->pgoff + (b->start - a->start);
+}
+
+/* Attaches a SysV segment again (ZAP_REG_SYSV): at the region's address
+ * when the region starts at the segment's start, with the regions that
+ * follow it in the same attachment (mprotect splits one into several);
+ * a piece from further in is attached anywhere and moved into place.
+ * Returns the index of the next region to restore, or -1. */
+static long restore_shm(struct zap_restore *r, uint32_t i)
+{
+	const struct zap_img *img = r->img;
+	const struct zap_img_region *reg = &img->regions[i];
+	const struct zap_restore_shm *s = 0;
+	for (uint32_t k = 0; k < r->nshm; k++)
+		if (r->shm[k].region == i)
+			s = &r->shm[k];
+	if (!s)
+		return zap_restore_error(r, "SysV segment at %lx: not looked up", (unsigned long)reg->start);
+	uint32_t last = i;
+	uint32_t prot = reg->prot;
+	while (reg->pgoff == 0 && last + 1 < img->nregions && same_attach(img, i, last + 1))
+		prot |= img->regions[++last].prot;
+	uint64_t len = img->regions[last].end - reg->start;
+	int flags = (prot & PROT_WRITE ? 0 : SHM_RDONLY) | (prot & PROT_EXEC ? SHM_EXEC : 0);
+	long a = zsys3(SYS_shmat, s->real, reg->pgoff ? 0 : reg->start, flags);
+	if (a < 0 && a > -4096)
+		return zap_restore_error(r, "cannot attach SysV segment %d at %lx (%s)", (int)s->real,
+					 (unsigned long)reg->start, zap_strerror(a));
+	if (reg->pgoff) {
+		long m = zsys5(SYS_mremap, a + reg->pgoff, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			       reg->start);
+		if (m < 0 && m > -4096)
+			return zap_restore_error(r, "cannot move SysV segment %d to %lx (%s)", (int)s->real,
+						 (unsigned long)reg->start, zap_strerror(m));
+		z_munmap((uint64_t)a, reg->pgoff);
+	}
+	uint64_t tail = (uint64_t)a + reg->pgoff + len, seg_end = (uint64_t)a + s->seg_len;
+	if (tail < seg_end) /* the rest of the segment was not mapped here */
+		z_munmap(tail, seg_end - tail);
+	int attached = PROT_READ | (prot & PROT_WRITE) | (prot & PROT_EXEC);
+	for (uint32_t k = i; k <= last; k++) {
+		const struct zap_img_region *p = &img->regions[k];
+		if ((int)p->prot != attached)
+			z_mprotect(p->start, p->end - p->start, (int)p->prot);
+		restore_advice(p);
+	}
+	/* marked removed before: again, now that it is attached (it lives on
+	 * while any process has it attached) */
+	if (reg->flags & ZAP_REG_SYSV_DEST)
+		zsys3(SYS_shmctl, s->real, IPC_RMID, 0);
+	return last + 1;
+}
+
 static int restore_region(struct zap_restore *r, const struct zap_img_region *reg)
 {
 	uint64_t len = reg->end - reg->start;
@@ -763,14 +905,7 @@ static int restore_region(struct zap_restore *r, const struct zap_img_region *re
 					 (unsigned long)a);
 	if (fill && fill_runs(r, reg) < 0)
 		return -1;
-	if (reg->flags & ZAP_REG_HUGEPAGE)
-		zsys3(SYS_madvise, reg->start, len, MADV_HUGEPAGE);
-	if (reg->flags & ZAP_REG_NOHUGEPAGE)
-		zsys3(SYS_madvise, reg->start, len, MADV_NOHUGEPAGE);
-	if (reg->flags & ZAP_REG_DONTFORK)
-		zsys3(SYS_madvise, reg->start, len, MADV_DONTFORK);
-	if (reg->flags & ZAP_REG_LOCKED)
-		zsys2(SYS_mlock, reg->start, len); /* best effort: RLIMIT_MEMLOCK may say no */
+	restore_advice(reg);
 	if (fill && (int)reg->prot != prot) {
 		long e = z_mprotect(reg->start, len, (int)reg->prot);
 		if (e < 0)
@@ -782,8 +917,15 @@ static int restore_region(struct zap_restore *r, const struct zap_img_region *re
 
 int zap_mem_restore_regions(struct zap_restore *r)
 {
-	for (uint32_t i = 0; i < r->img->nregions; i++)
-		if (restore_region(r, &r->img->regions[i]) < 0)
+	for (uint32_t i = 0; i < r->img->nregions;) {
+		if (r->img->regions[i].flags & ZAP_REG_SYSV) {
+			long next = restore_shm(r, i);
+			if (next < 0)
+				return -1;
+			i = (uint32_t)next;
+		} else if (restore_region(r, &r->img->regions[i++]) < 0) {
 			return -1;
+		}
+	}
 	return 0;
 }

@@ -15,6 +15,8 @@
 #define ZAP_ARENA_START 0x6a0000000000ull
 #define ZAP_ARENA_END 0x6b0000000000ull
 
+#define ZAP_RESTORE_MAX_SHM 256
+
 struct zap_restore {
 	const struct zap_img *img;
 	int img_fd;
@@ -31,6 +33,14 @@ struct zap_restore {
 	const struct zap_img_pod_fd *pod_fds;
 	uint32_t npod_fds;
 	int shared_base, nshared;
+	/* SysV segments to attach (ZAP_REG_SYSV regions), found before the
+	 * commit point: the segment's id now, and its size */
+	struct zap_restore_shm {
+		uint32_t region;
+		int32_t real;
+		uint64_t seg_len;
+	} shm[ZAP_RESTORE_MAX_SHM];
+	uint32_t nshm;
 };
 
 int zap_restore_error(struct zap_restore *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -39,6 +49,11 @@ int zap_restore_error(struct zap_restore *r, const char *fmt, ...) __attribute__
 int zap_mem_check_arena(struct zap_restore *r);
 int zap_mem_check_vdso(struct zap_restore *r);
 int zap_mem_check_files(struct zap_restore *r);
+/* Finds the segment of every ZAP_REG_SYSV region: its id in the pod's
+ * table (vtab_path, which `zap restart` filled in from sysv.img), or the
+ * same id when the table does not know it; checks that it exists and is
+ * large enough. */
+int zap_mem_check_sysv(struct zap_restore *r, const char *vtab_path);
 int zap_mem_park_vdso(struct zap_restore *r);
 int zap_mem_unmap_all(struct zap_restore *r);
 int zap_mem_restore_regions(struct zap_restore *r);

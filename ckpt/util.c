@@ -65,6 +65,18 @@ uint64_t zap_sum_pages(const void *data, uint64_t n, uint64_t seed)
 	return seed;
 }
 
+int32_t zap_ipc_pod_key(const char *pod, int32_t key)
+{
+	if (key == 0)
+		return 0;
+	size_t n = 0;
+	while (pod[n])
+		n++;
+	uint64_t h = zap_sum64(pod, n, (uint64_t)(uint32_t)key);
+	int32_t k = (int32_t)(uint32_t)(h ^ (h >> 32));
+	return k == 0 ? 1 : k;
+}
+
 /* ---- scratch arena ---- */
 
 int zap_scratch_init(struct zap_scratch *s, uint64_t hint, size_t cap)

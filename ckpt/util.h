@@ -19,6 +19,10 @@ uint64_t zap_sum64(const void *p, size_t n, uint64_t seed);
 #define ZAP_SUM_CHUNK 65536
 uint64_t zap_sum_pages(const void *p, uint64_t n, uint64_t seed);
 
+/* A pod's own SysV key for the key a program passes (preload/ipc.c says
+ * why): a hash of the pod's name and the key; 0 (IPC_PRIVATE) stays 0. */
+int32_t zap_ipc_pod_key(const char *pod, int32_t key);
+
 /* A bump allocator over one anonymous mapping reserved with MAP_NORESERVE:
  * only the pages used are ever touched. */
 struct zap_scratch {

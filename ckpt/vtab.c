@@ -189,6 +189,50 @@ int zap_vtab_ipc_set(struct zap_vtab *t, int kind, int32_t vid, int32_t real)
 	return rc;
 }
 
+/* Under the lock: a slot for a new entry, reusing one that was dropped
+ * (kind 0); NULL when full. */
+static struct zap_vtab_ipc *ipc_slot(struct zap_vtab *t)
+{
+	uint32_t n = nipcs(t);
+	for (uint32_t i = 0; i < n; i++)
+		if (!t->ipcs[i].kind)
+			return &t->ipcs[i];
+	if (n >= ZAP_VTAB_IPCS)
+		return 0;
+	t->ipcs[n].kind = 0;
+	__atomic_store_n(&t->nipcs, n + 1, __ATOMIC_RELEASE);
+	return &t->ipcs[n];
+}
+
+int32_t zap_vtab_ipc_adopt(struct zap_vtab *t, int kind, int32_t real)
+{
+	vt_lock(t);
+	int32_t v = zap_vtab_ipc_vid(t, kind, real);
+	struct zap_vtab_ipc *e = v < 0 ? ipc_slot(t) : 0;
+	if (e) {
+		v = real;
+		if (zap_vtab_ipc_real(t, kind, v) >= 0)
+			for (v = ZAP_VTAB_HIGH_VID; zap_vtab_ipc_real(t, kind, v) >= 0; v++)
+				;
+		e->vid = v;
+		e->real = real;
+		__atomic_store_n(&e->kind, kind, __ATOMIC_RELEASE); /* readers see it whole */
+	}
+	vt_unlock(t);
+	return v < 0 ? real : v;
+}
+
+/* The entry is emptied in place, not moved: lookups take no lock, and a
+ * moved entry could slip past one. */
+void zap_vtab_ipc_drop(struct zap_vtab *t, int kind, int32_t vid)
+{
+	vt_lock(t);
+	for (uint32_t i = 0, n = nipcs(t); i < n; i++)
+		if (t->ipcs[i].kind == kind && t->ipcs[i].vid == vid)
+			__atomic_store_n(&t->ipcs[i].kind, 0, __ATOMIC_RELEASE);
+	vt_unlock(t);
+}
+
 void zap_vtab_set_ready(struct zap_vtab *t)
 {
 	__atomic_store_n(&t->ready, 1, __ATOMIC_RELEASE);

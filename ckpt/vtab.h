@@ -30,6 +30,12 @@ void zap_vtab_drop_real(struct zap_vtab *t, int32_t real);
 int32_t zap_vtab_ipc_real(const struct zap_vtab *t, int kind, int32_t vid);
 int32_t zap_vtab_ipc_vid(const struct zap_vtab *t, int kind, int32_t real);
 int zap_vtab_ipc_set(struct zap_vtab *t, int kind, int32_t vid, int32_t real);
+/* The virtual id of an object with this real id, adding it when it is new:
+ * the real id itself unless that is another object's virtual id, else a
+ * free one from ZAP_VTAB_HIGH_VID up.  The real id when the table is full. */
+int32_t zap_vtab_ipc_adopt(struct zap_vtab *t, int kind, int32_t real);
+/* Forgets the object with this virtual id (removed). */
+void zap_vtab_ipc_drop(struct zap_vtab *t, int kind, int32_t vid);
 
 /* Wakes every process waiting in zap_vtab_wait_ready. */
 void zap_vtab_set_ready(struct zap_vtab *t);

@@ -1,6 +1,7 @@
 /* zap restart: bring a pod back from its image. */
 #include "image.h"
 #include "podfds.h"
+#include "sysv.h"
 #include "vtab.h"
 #include "zap.h"
 
@@ -152,6 +153,13 @@ static int restart_exec(int argc, char **argv)
 		zap_image_free(&pod_img);
 		return ZAP_EXIT_FAIL;
 	}
+	char err[1024], pod_dir[PATH_MAX];
+	zap_pod_dir(pod, pod_dir, sizeof(pod_dir));
+	if (zap_sysv_restore(dir, pod_dir, st.vt, err, sizeof(err)) < 0) {
+		zap_err("%s", err);
+		zap_image_free(&pod_img);
+		return ZAP_EXIT_FAIL;
+	}
 	/* the descriptions members share, opened once, inherited by all */
 	int base = zap_pod_fds_top(dir, &pod_img) + 1, probe = dup(0);
 	if (probe >= base)
@@ -159,10 +167,10 @@ static int restart_exec(int argc, char **argv)
 	if (probe >= 0)
 		close(probe);
 	base += 16;
-	char err[1024];
 	int nshared = zap_pod_fds_open(dir, &pod_img, base, err, sizeof(err));
 	if (nshared < 0) {
 		zap_err("%s", err);
+		zap_sysv_remove(pod_dir, err, sizeof(err));
 		zap_image_free(&pod_img);
 		return ZAP_EXIT_CHANGED;
 	}
@@ -259,6 +267,7 @@ static int restart_exec(int argc, char **argv)
 				kill(st.reals[k], SIGKILL);
 		kill(child, SIGKILL);
 		zap_err("%s", st.errors[0] ? st.errors : "a process of the pod did not come back");
+		zap_sysv_remove(pod_dir, err, sizeof(err));
 		int st_child;
 		waitpid(child, &st_child, 0);
 		int code = WIFEXITED(st_child) ? WEXITSTATUS(st_child) : ZAP_EXIT_FAIL;

@@ -22,6 +22,7 @@
 #include "image.h"
 #include "imgdir.h"
 #include "podfds.h"
+#include "sysv.h"
 #include "vtab.h"
 #include "zap.h"
 
@@ -467,7 +468,10 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 		return -1;
 	}
 	char req[PATH_MAX * 3 + 256];
-	snprintf(req, sizeof(req), "id=%llu\nkill=%d\nspare=0\nout=%s\ndir=%s\nctl=%s\ncoordinator=%d\n",
+	/* sysv=1: SysV segments go into sysv.img, written here, not into
+	 * every member's file */
+	snprintf(req, sizeof(req),
+		 "id=%llu\nkill=%d\nspare=0\nout=%s\ndir=%s\nctl=%s\ncoordinator=%d\nsysv=1\n",
 		 (unsigned long long)id, kill_after, c->final, c->tmp, c->ctl, (int)getpid());
 	char reqpath[PATH_MAX + 16];
 	snprintf(reqpath, sizeof(reqpath), "%s/%s", c->dir, ZAP_POD_REQUEST);
@@ -522,10 +526,14 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 	if (failed)
 		goto abort;
 
-	/* 4: what they share, the pod file, the swap */
+	/* 4: SysV objects, what the members share, the pod file, the swap */
 	struct zap_img_pod_fd *fds = NULL;
 	uint32_t nfds = 0;
 	char err[1024];
+	if (zap_sysv_save(c->dir, c->tmp, err, sizeof(err)) < 0) {
+		zap_err("%s", err);
+		goto abort;
+	}
 	if (zap_pod_fds_collect(c->tmp, c->procs, c->nprocs, &fds, &nfds, err, sizeof(err)) < 0) {
 		zap_err("%s", err);
 		goto abort;
@@ -572,6 +580,9 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 					break;
 				usleep(1000);
 			}
+		/* the image has the pod's SysV objects; the host need not */
+		if (zap_sysv_remove(c->dir, err, sizeof(err)) < 0)
+			zap_err("warning: %s", err);
 	}
 	zap_vtab_unmap(c->vt);
 	return 0;

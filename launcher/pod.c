@@ -233,6 +233,8 @@ int zap_pod_create(const char *pod, char *const argv[])
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s", dir, ZAP_VTAB_FILE); /* an earlier life's ids */
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, ZAP_POD_IPC); /* and SysV objects */
+	unlink(path);
 	return 0;
 }
 
@@ -517,8 +519,13 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 		}
 		usleep(10000);
 	}
-	char others[256];
-	if (other_members(pod, pid, others, sizeof(others)) > 0) {
+	char others[256], ipc[PATH_MAX + 16];
+	struct stat ist;
+	snprintf(ipc, sizeof(ipc), "%s/%s", dir, ZAP_POD_IPC);
+	/* several processes, or SysV objects (saved by us, not by the
+	 * process): the pod's own checkpoint */
+	if (other_members(pod, pid, others, sizeof(others)) > 0 ||
+	    (stat(ipc, &ist) == 0 && ist.st_size > 0)) {
 		/* the main process of the pod leads the image, whichever was named */
 		pid_t main_pid = zap_pod_pid(pod);
 		int rc = zap_checkpoint_pod_members(pod, main_pid ? main_pid : pid, out, kill_after,

@@ -296,7 +296,12 @@ int main(int argc, char **argv)
 	r.img_fd = img.fd;
 	if (zap_mem_check_arena(&r) < 0 || zap_mem_check_vdso(&r) < 0)
 		return ZAP_EXIT_BAD_IMAGE;
-	if (zap_mem_check_files(&r) < 0 || zap_fd_check(&r) < 0)
+	/* the pod's table names the SysV segments `zap restart` recreated; it
+	 * is read now, while there is a libc and the table is mapped */
+	static char vtab_path[sizeof(home_arg) + sizeof(pod_arg) + 16];
+	if (home_arg[0] && pod_arg[0])
+		snprintf(vtab_path, sizeof(vtab_path), "%s/pods/%s/vtab", home_arg, pod_arg);
+	if (zap_mem_check_files(&r) < 0 || zap_mem_check_sysv(&r, vtab_path) < 0 || zap_fd_check(&r) < 0)
 		return ZAP_EXIT_CHANGED;
 	const char *cwd = zap_img_str(&img, img.proc->cwd_str);
 	struct zap_kstat st;

@@ -46,6 +46,7 @@ struct request {
 	uint64_t id;
 	int kill;
 	int spare; /* keep the replaced image for the next checkpoint to write over */
+	int sysv;  /* the coordinator writes sysv.img: SysV segments are not stored here */
 	char out[1024];
 	/* a checkpoint of a pod of several processes, run by `zap checkpoint`
 	 * (launcher/pod-ckpt.c): our file goes into dir, and ctl is where we
@@ -91,6 +92,8 @@ static void read_request(struct request *rq)
 				rq->kill = p[5] == '1';
 			} else if (zap_startswith(p, "spare=")) {
 				rq->spare = p[6] == '1';
+			} else if (zap_startswith(p, "sysv=")) {
+				rq->sysv = p[5] == '1';
 			} else if (zap_startswith(p, "out=")) {
 				zap_fmt(rq->out, sizeof(rq->out), "%s", p + 4);
 			} else if (zap_startswith(p, "dir=")) {
@@ -246,11 +249,20 @@ struct leader_job {
 	int ok;
 };
 
-/* Our memory that is not the program's: the leader's stack, and the pod's
- * table, which a restart writes anew (and maps again). */
-static void exclude_own_memory(struct leader_job *job)
+/* What the dump of this process is to write, and to leave out: our memory
+ * that is not the program's (the leader's stack; the pod's table, which a
+ * restart writes anew and maps again). */
+static void dump_settings(struct leader_job *job, const char *path)
 {
 	struct zap_dump *d = &job->d;
+	d->path = path;
+	d->threads = ck.slot;
+	d->nthreads = ck.nslots;
+	d->restore_info_addr = (uint64_t)&zap_restore_info;
+	d->signal = (uint32_t)zap_self.sig;
+	d->own_lib = zap_self.lib_path;
+	d->sysv_external = job->rq.sysv; /* the coordinator keeps SysV segments */
+	d->vtab = zap_pid_vtab();
 	d->exclude[0][0] = job->stack_lo;
 	d->exclude[0][1] = job->stack_hi;
 	d->nexclude = 1;
@@ -304,13 +316,7 @@ static long write_member_image(void *arg)
 	struct zap_dump *d = &job->d;
 	char path[1200];
 	zap_fmt(path, sizeof(path), "%s/%d.img", job->rq.dir, (int)zap_pid_self());
-	d->path = path;
-	d->threads = ck.slot;
-	d->nthreads = ck.nslots;
-	d->restore_info_addr = (uint64_t)&zap_restore_info;
-	d->signal = (uint32_t)zap_self.sig;
-	d->own_lib = zap_self.lib_path;
-	exclude_own_memory(job);
+	dump_settings(job, path);
 	return zap_dump_process(d);
 }
 
@@ -359,13 +365,7 @@ static long write_image(void *arg)
 		return -1;
 	}
 	zap_fmt(path, sizeof(path), "%s/%d.img", tmp, pid);
-	d->path = path;
-	d->threads = ck.slot;
-	d->nthreads = ck.nslots;
-	d->restore_info_addr = (uint64_t)&zap_restore_info;
-	d->signal = (uint32_t)zap_self.sig;
-	d->own_lib = zap_self.lib_path;
-	exclude_own_memory(job);
+	dump_settings(job, path);
 	if (zap_dump_process(d) < 0) {
 		zap_imgdir_remove(tmp);
 		return -1;

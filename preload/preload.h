@@ -10,6 +10,10 @@
 #include <sys/types.h>
 #include <time.h>
 
+struct shmid_ds;
+struct msqid_ds;
+struct sembuf;
+
 #include "thread.h"
 #include "zap/image.h"
 
@@ -42,6 +46,14 @@ struct zap_real {
 	int (*shmget)(key_t, size_t, int);
 	int (*semget)(key_t, int, int);
 	int (*msgget)(key_t, int);
+	void *(*shmat)(int, const void *, int);
+	int (*shmctl)(int, int, struct shmid_ds *);
+	int (*semop)(int, struct sembuf *, size_t);
+	int (*semtimedop)(int, struct sembuf *, size_t, const struct timespec *);
+	int (*semctl)(int, int, int, ...);
+	int (*msgsnd)(int, const void *, size_t, int);
+	ssize_t (*msgrcv)(int, void *, size_t, long, int);
+	int (*msgctl)(int, int, struct msqid_ds *);
 	int (*sighold)(int);
 	int (*sigrelse)(int);
 	int (*sigignore)(int);

@@ -43,6 +43,14 @@ void zap_real_init(void)
 	zap_real.shmget = find("shmget");
 	zap_real.semget = find("semget");
 	zap_real.msgget = find("msgget");
+	zap_real.shmat = find("shmat");
+	zap_real.shmctl = find("shmctl");
+	zap_real.semop = find("semop");
+	zap_real.semtimedop = find("semtimedop");
+	zap_real.semctl = find("semctl");
+	zap_real.msgsnd = find("msgsnd");
+	zap_real.msgrcv = find("msgrcv");
+	zap_real.msgctl = find("msgctl");
 	zap_real.sighold = find("sighold");
 	zap_real.sigrelse = find("sigrelse");
 	zap_real.sigignore = find("sigignore");

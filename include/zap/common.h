@@ -21,6 +21,7 @@
 #define ZAP_POD_RESULT "result"   /* what the last checkpoint did */
 #define ZAP_POD_IMAGE "image"     /* the default image directory */
 #define ZAP_POD_MEMBERS "members" /* one empty file per member pid */
+#define ZAP_POD_IPC "ipc"         /* the SysV objects the pod made or opened (preload/ipc.c) */
 
 /* Exit codes of zap commands (the program's own status passes through
  * `zap run` and `zap restart`; a signal N gives 128+N). */

@@ -26,7 +26,12 @@
 enum zap_img_kind {
 	ZAP_IMG_KIND_POD = 1,
 	ZAP_IMG_KIND_PROC = 2,
+	ZAP_IMG_KIND_SYSV = 3, /* sysv.img: the pod's SysV IPC objects */
 };
+
+/* The pod's SysV objects live in one file of the image directory, written
+ * by the checkpoint coordinator while every member is stopped. */
+#define ZAP_SYSV_IMG "sysv.img"
 
 /* At offset 0 of every image file. */
 struct zap_img_header {
@@ -54,6 +59,8 @@ enum zap_sect_type {
 	ZAP_SECT_PAGES,       /* page data; checksummed per run, not as a whole */
 	ZAP_SECT_FILEDATA,    /* bytes of deleted-but-open files, page aligned */
 	ZAP_SECT_POD_FDS,     /* pod file: struct zap_img_pod_fd[], fds shared between members */
+	ZAP_SECT_SYSV,        /* struct zap_img_sysv[] (sysv.img) */
+	ZAP_SECT_SYSV_DATA,   /* their contents; checksummed per object, not as a whole */
 	ZAP_SECT_MAX
 };
 
@@ -190,6 +197,9 @@ enum zap_region_flags {
 	ZAP_REG_DONTFORK = 1 << 7,
 	ZAP_REG_DELETED = 1 << 8,    /* its file is gone: every page is stored */
 	ZAP_REG_LOCKED = 1 << 9,
+	ZAP_REG_SYSV = 1 << 10,      /* a SysV shm segment (sysv_id): attached again, pages
+	                              * in sysv.img, none here; pgoff: offset in the segment */
+	ZAP_REG_SYSV_DEST = 1 << 11, /* its segment was marked removed (IPC_RMID) */
 };
 
 struct zap_img_region {
@@ -199,7 +209,7 @@ struct zap_img_region {
 	uint64_t pgoff;              /* file offset in bytes */
 	uint32_t path_str;           /* 0: none */
 	uint32_t first_run, nruns;
-	uint32_t pad;
+	int32_t sysv_id;             /* ZAP_REG_SYSV: the segment's virtual id; else 0 */
 	/* identity of the file, checked before it is mapped again */
 	uint64_t file_size;
 	int64_t mtime_sec, mtime_nsec;
@@ -260,6 +270,34 @@ struct zap_img_fd {
 	uint8_t tty[36];     /* struct termios as TCGETS returns it */
 	uint32_t pad2;
 	uint64_t aux[6];     /* per kind, see enum zap_fd_kind */
+};
+
+/* ---- sysv.img ---- */
+enum zap_sysv_flags {
+	ZAP_SYSV_PKEY = 1 << 0,    /* pkey is the key the program passed */
+	ZAP_SYSV_DEST = 1 << 1,    /* shm marked removed (IPC_RMID), still attached */
+	ZAP_SYSV_OUTSIDE = 1 << 2, /* attached by a member but never got through the pod's
+	                            * shmget: comes back as a private segment */
+	ZAP_SYSV_SEMOP = 1 << 3,   /* sem: semop had run on it (sem_otime != 0) */
+};
+
+/* One object.  Its bytes in SYSV_DATA, by kind: shm the segment's size
+ * bytes, at a page-aligned offset; sem `size` uint16 values; msg `size`
+ * messages in queue order, each an int64 type, a uint64 length, the bytes,
+ * padded to 8. */
+struct zap_img_sysv {
+	uint32_t kind;        /* enum zap_vtab_ipc_kind (zap/vtab.h): 1 shm, 2 sem, 3 msg */
+	uint32_t flags;       /* enum zap_sysv_flags */
+	int32_t vid;          /* the id the program knows */
+	int32_t key;          /* the kernel's key: the pod's hash of pkey; 0 IPC_PRIVATE */
+	int32_t pkey;         /* the program's key (ZAP_SYSV_PKEY) */
+	uint32_t mode;        /* permission bits */
+	uint32_t uid, gid;    /* owner */
+	uint64_t size;        /* shm: bytes; sem: semaphores; msg: messages */
+	uint64_t qbytes;      /* msg: the queue's byte limit */
+	uint64_t data_off, data_len;
+	uint64_t data_sum;    /* zap_sum_pages(bytes, data_len, kind) */
+	uint64_t reserved[2];
 };
 
 /* The restorer fills this in inside the restored process (its address is

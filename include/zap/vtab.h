@@ -24,6 +24,9 @@
 #define ZAP_VTAB_PIDS 8192
 #define ZAP_VTAB_IPCS 1024
 #define ZAP_VTAB_HIGH_VPID 4200000 /* above PID_MAX_LIMIT (4194304) */
+/* A SysV object made after a restart whose real id is the virtual id of
+ * another gets one from here up (zap_vtab_ipc_adopt). */
+#define ZAP_VTAB_HIGH_VID 0x7f000000
 
 enum zap_vtab_ipc_kind {
 	ZAP_IPC_SHM = 1,

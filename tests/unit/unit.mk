@@ -6,7 +6,8 @@
 #   make asan         the library, the unit tests and zap with ASan+UBSan in build-asan/, then runs the tests
 
 UNIT_SRC := $(wildcard tests/unit/*.c)
-UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o)
+# launcher/sysv.c (test-sysv.c) has no home in libzapckpt.a: linked in too
+UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o) $(B)/obj/launcher/sysv.o
 UNIT_BIN := $(B)/tests/unit/zap-unit
 CHECK_CFLAGS := $(shell pkg-config --cflags check)
 CHECK_LIBS := $(shell pkg-config --libs check)
@@ -14,7 +15,7 @@ CHECK_LIBS := $(shell pkg-config --libs check)
 # More specific than the generic object rule, so make prefers it.
 $(B)/obj/tests/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h include/zap/*.h ckpt/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests/unit -c $< -o $@
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests/unit -Ilauncher -c $< -o $@
 
 $(UNIT_BIN): $(UNIT_OBJ) $(LIBCKPT)
 	@mkdir -p $(dir $@)
