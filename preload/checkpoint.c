@@ -19,6 +19,8 @@
 #include "zap/common.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -347,6 +349,97 @@ static void pod_member(struct leader_job *job, const struct zap_img_thread *me)
 		ctl_write(&job->rq, "resumed", "", 0);
 }
 
+/* ---- the checkpoint signal sent to one member of a pod ----
+ *
+ * A member that gets the signal with no request waiting, in a pod that has
+ * other live members, must not write an image of itself alone: it starts
+ * `zap checkpoint POD`, which checkpoints the whole pod (and signals us
+ * again, with a request).  The command is started through two vfork-like
+ * clones so that it is nobody's child in the pod (the middle one exits and
+ * is reaped here; the command's parent becomes init), with the pod's fds
+ * closed on exec (a pipe end held by it would keep a reader from seeing
+ * EOF) and its output in the pod's checkpoint.log. */
+
+struct other_members {
+	int me, found;
+};
+
+static int count_other(int dfd, const char *name, void *arg)
+{
+	(void)dfd;
+	struct other_members *o = arg;
+	const char *p = name;
+	int pid = (int)zap_parse_dec(&p);
+	if (pid > 0 && !*p && pid != o->me && zsys2(SYS_kill, pid, 0) == 0)
+		o->found++;
+	return o->found ? 1 : 0; /* one is enough */
+}
+
+static int pod_has_others(void)
+{
+	char dir[800];
+	struct other_members o = {(int)z_getpid(), 0};
+	zap_fmt(dir, sizeof(dir), "%s/%s", zap_self.pod_dir, ZAP_POD_MEMBERS);
+	zap_dir_each(dir, count_other, &o);
+	return o.found;
+}
+
+static struct {
+	char zap[600], log[800], home[600];
+	char *argv[4], *envp[3];
+	char stack[2][16384] __attribute__((aligned(16)));
+} trig;
+
+static void trigger_exec(void *arg)
+{
+	(void)arg;
+	long null = z_open("/dev/null", O_RDWR, 0);
+	long log = z_open(trig.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (null >= 0) {
+		zsys2(SYS_dup2, null, 0);
+		zsys2(SYS_dup2, null, 1);
+	}
+	zsys2(SYS_dup2, log >= 0 ? log : null, 2);
+	zsys3(SYS_close_range, 3, ~0u, 4 /* CLOSE_RANGE_CLOEXEC */);
+	zsys3(SYS_execve, trig.zap, trig.argv, trig.envp);
+}
+
+static void trigger_middle(void *arg)
+{
+	(void)arg;
+	uint64_t none = 0;
+	zsys4(SYS_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
+	zap_clone_thread(CLONE_VM | CLONE_VFORK | SIGCHLD, trig.stack[1] + sizeof(trig.stack[1]),
+			 trigger_exec, NULL, NULL);
+}
+
+static void start_pod_checkpoint(void)
+{
+	/* the zap command sits in bin/ beside our lib/zap/ */
+	zap_fmt(trig.zap, sizeof(trig.zap), "%s", zap_self.lib_path);
+	for (int up = 0; up < 3; up++) {
+		char *slash = strrchr(trig.zap, '/');
+		if (!slash)
+			return;
+		*slash = 0;
+	}
+	size_t n = strlen(trig.zap);
+	zap_fmt(trig.zap + n, sizeof(trig.zap) - n, "/bin/zap");
+	zap_fmt(trig.log, sizeof(trig.log), "%s/checkpoint.log", zap_self.pod_dir);
+	zap_fmt(trig.home, sizeof(trig.home), "ZAP_HOME=%s", zap_self.home);
+	trig.argv[0] = trig.zap;
+	trig.argv[1] = "checkpoint";
+	trig.argv[2] = zap_self.pod;
+	trig.argv[3] = NULL;
+	trig.envp[0] = trig.home;
+	trig.envp[1] = "PATH=/usr/bin:/bin";
+	trig.envp[2] = NULL;
+	long pid = zap_clone_thread(CLONE_VM | CLONE_VFORK, trig.stack[0] + sizeof(trig.stack[0]),
+				    trigger_middle, NULL, NULL);
+	if (pid > 0) /* no exit signal: reaped here, and nobody else sees it */
+		zsys4(SYS_wait4, pid, 0, 0x80000000 /* __WCLONE */, 0);
+}
+
 static long write_image(void *arg)
 {
 	struct leader_job *job = arg;
@@ -462,6 +555,11 @@ static void leader(void *uc)
 	job->stack_lo = (uint64_t)stack;
 	job->stack_hi = (uint64_t)stack + LEADER_STACK;
 	read_request(&job->rq);
+	if (!job->rq.id && zap_self.in_pod && pod_has_others()) {
+		start_pod_checkpoint();
+		z_munmap((uint64_t)stack, LEADER_STACK);
+		return;
+	}
 
 	char err[512];
 	int stopped = stop_all_threads(err, sizeof(err)) == 0;
