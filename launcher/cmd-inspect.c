@@ -123,11 +123,25 @@ static void print_stack_json(const struct zap_img *img, const struct zap_img_thr
 	}
 }
 
-static void print_proc_text(const struct zap_img *img, int stacks)
+/* The pod-wide description a member's fd shares with other members, or -1. */
+static int pod_object(const struct zap_img *pod, int32_t vpid, int32_t fd)
+{
+	for (uint32_t i = 0; i < pod->npod_fds; i++)
+		if (pod->pod_fds[i].pid == vpid && pod->pod_fds[i].fd == fd)
+			return (int)pod->pod_fds[i].object;
+	return -1;
+}
+
+/* A process as the pod saw it: its vpid and its parent's (0: outside). */
+static void print_proc_text(const struct zap_img *pod, const struct zap_img_member *m,
+			    const struct zap_img *img, int stacks)
 {
 	const struct zap_img_proc *p = img->proc;
 	char a[32], b[32];
-	printf("process %d (%s), parent %d\n", p->pid, p->comm, p->ppid);
+	printf("process %d (%s), parent %d%s", m->pid, p->comm, m->ppid, m->ppid ? "" : " (outside the pod)");
+	if (p->pid != m->pid)
+		printf(", real pid %d when checkpointed", p->pid);
+	putchar('\n');
 	printf("  exe   %s\n  cwd   %s\n  umask %03o\n", zap_img_str(img, p->exe_str),
 	       zap_img_str(img, p->cwd_str), p->umask);
 	printf("  threads: %u\n", img->nthreads);
@@ -167,6 +181,9 @@ static void print_proc_text(const struct zap_img *img, int stacks)
 		       (unsigned long long)f->pos, zap_img_str(img, f->path_str));
 		if (f->dup_of >= 0)
 			printf(" (same as fd %d)", f->dup_of);
+		int obj = pod_object(pod, m->pid, f->fd);
+		if (obj >= 0)
+			printf(" (shared in the pod: #%d)", obj);
 		putchar('\n');
 	}
 	printf("  signal handlers:");
@@ -191,10 +208,12 @@ static void print_proc_text(const struct zap_img *img, int stacks)
 	}
 }
 
-static void print_proc_json(const struct zap_img *img, int stacks)
+static void print_proc_json(const struct zap_img *pod, const struct zap_img_member *m,
+			    const struct zap_img *img, int stacks)
 {
 	const struct zap_img_proc *p = img->proc;
-	printf("{\"pid\":%d,\"ppid\":%d,\"comm\":", p->pid, p->ppid);
+	printf("{\"pid\":%d,\"ppid\":%d,\"real_pid\":%d,\"pgid\":%d,\"sid\":%d,\"comm\":", m->pid,
+	       m->ppid, p->pid, m->pgid, m->sid);
 	zap_json_str(p->comm);
 	printf(",\"exe\":");
 	zap_json_str(zap_img_str(img, p->exe_str));
@@ -225,8 +244,9 @@ static void print_proc_json(const struct zap_img *img, int stacks)
 	printf("],\"fds\":[");
 	for (uint32_t i = 0; i < img->nfds; i++) {
 		const struct zap_img_fd *f = &img->fds[i];
-		printf("%s{\"fd\":%d,\"kind\":\"%s\",\"flags\":%u,\"pos\":%llu,\"path\":", i ? "," : "",
-		       f->fd, fd_kind(f->kind), f->open_flags, (unsigned long long)f->pos);
+		printf("%s{\"fd\":%d,\"kind\":\"%s\",\"flags\":%u,\"pos\":%llu,\"shared\":%d,\"path\":",
+		       i ? "," : "", f->fd, fd_kind(f->kind), f->open_flags, (unsigned long long)f->pos,
+		       pod_object(pod, m->pid, f->fd));
 		zap_json_str(zap_img_str(img, f->path_str));
 		putchar('}');
 	}
@@ -271,8 +291,22 @@ static int inspect_exec(int argc, char **argv)
 	}
 	int rc = 0;
 	for (uint32_t m = 0; m < pod.nmembers; m++) {
+		const struct zap_img_member *mem = &pod.members[m];
+		if (mem->flags & ZAP_MEMBER_ZOMBIE) { /* no file: it had ended */
+			int es = mem->exit_status;
+			if (json)
+				printf("%s{\"pid\":%d,\"ppid\":%d,\"zombie\":true,\"exit_status\":%d}",
+				       m ? "," : "", mem->pid, mem->ppid, es);
+			else if (es & 0x7f)
+				printf("process %d: ended by signal %d, not yet reaped by its parent %d\n",
+				       mem->pid, es & 0x7f, mem->ppid);
+			else
+				printf("process %d: exited with status %d, not yet reaped by its parent %d\n",
+				       mem->pid, (es >> 8) & 0xff, mem->ppid);
+			continue;
+		}
 		struct zap_img proc;
-		if (zap_image_open_member(dir, &pod.members[m], &proc, path, sizeof(path)) < 0) {
+		if (zap_image_open_member(dir, mem, &proc, path, sizeof(path)) < 0) {
 			rc = ZAP_EXIT_BAD_IMAGE;
 			break;
 		}
@@ -285,9 +319,9 @@ static int inspect_exec(int argc, char **argv)
 		if (json) {
 			if (m)
 				putchar(',');
-			print_proc_json(&proc, stacks);
+			print_proc_json(&pod, mem, &proc, stacks);
 		} else {
-			print_proc_text(&proc, stacks);
+			print_proc_text(&pod, mem, &proc, stacks);
 		}
 		zap_image_free(&proc);
 		if (rc)
