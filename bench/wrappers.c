@@ -40,6 +40,8 @@ static volatile long sink;
 int main(void)
 {
 	MEASURE("getpid", 2000000, sink += getpid());
+	MEASURE("getppid", 200000, sink += getppid());
+	MEASURE("waitpid(ECHILD)", 200000, sink += waitpid(-1, NULL, WNOHANG));
 	MEASURE("open+close", 20000, { int fd = open("/dev/null", O_RDONLY); close(fd); });
 	MEASURE("fork+_exit+wait", 200, {
 		pid_t p = fork();

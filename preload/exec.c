@@ -152,13 +152,22 @@ ZAP_EXPORT int execle(const char *path, const char *arg, ...)
 	return execve(path, argv, envp);
 }
 
+/* The child's vpid for the caller; the new program asks the table the
+ * same at load (zap_pid_open_vtab), and gets the same answer. */
+static int spawned(int rc, pid_t *pid)
+{
+	if (!rc && pid)
+		*pid = zap_pid_adopt_child(*pid);
+	return rc;
+}
+
 ZAP_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	if (!zap_real.posix_spawn)
 		return ENOSYS;
 	WITH_ENV(envp, env);
-	return zap_real.posix_spawn(pid, path, fa, attr, argv, env);
+	return spawned(zap_real.posix_spawn(pid, path, fa, attr, argv, env), pid);
 }
 
 ZAP_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
@@ -167,5 +176,5 @@ ZAP_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file
 	if (!zap_real.posix_spawnp)
 		return ENOSYS;
 	WITH_ENV(envp, env);
-	return zap_real.posix_spawnp(pid, file, fa, attr, argv, env);
+	return spawned(zap_real.posix_spawnp(pid, file, fa, attr, argv, env), pid);
 }

@@ -95,7 +95,7 @@ void zap_pod_register_member(void)
 	}
 }
 
-static void after_fork_child(void)
+void zap_fork_child(void)
 {
 	zap_pid_init(); /* a new process: its own pid */
 	zap_pod_register_member();
@@ -112,6 +112,6 @@ __attribute__((constructor)) static void zap_preload_init(void)
 	find_layout();
 	zap_signal_install();
 	zap_pod_register_member(); /* a no-op outside `zap run`: no pod directory */
-	pthread_atfork(NULL, NULL, after_fork_child);
+	pthread_atfork(NULL, NULL, zap_fork_child);
 	zap_self.ready = 1;
 }

@@ -150,14 +150,30 @@ pid_t zap_real_to_vpid(pid_t r)
 	return v > 0 ? v : r;
 }
 
-/* kill()'s pid: >0 a process, <-1 a process group, 0 and -1 as they are. */
-static pid_t kill_target(pid_t pid)
+/* kill()'s and waitpid()'s pid: >0 a process, <-1 a process group, 0 and
+ * -1 as they are. */
+pid_t zap_pid_arg_to_real(pid_t pid)
 {
 	if (pid > 0)
 		return zap_vpid_to_real(pid);
 	if (pid < -1)
 		return -zap_vpid_to_real(-pid);
 	return pid;
+}
+
+/* A child this process just created (fork, clone, posix_spawn): its vpid.
+ * The child asks the table the same question (zap_pid_init, or the
+ * constructor after exec) and the table answers both alike. */
+pid_t zap_pid_adopt_child(pid_t real)
+{
+	return vt && real > 0 ? zap_vtab_adopt(vt, real) : real;
+}
+
+/* A child that was reaped: its entry goes (its real pid may be reused). */
+void zap_pid_forget(pid_t real)
+{
+	if (vt && real > 0)
+		zap_vtab_drop_real(vt, real);
 }
 
 /* "/proc/<vpid>/..." -> "/proc/<real>/...", in buf; the path itself when
@@ -181,10 +197,13 @@ const char *zap_pid_path(const char *path, char *buf, size_t n)
 
 ZAP_EXPORT pid_t getpid(void) { return pt.vpid ? pt.vpid : (pid_t)z_getpid(); }
 ZAP_EXPORT pid_t gettid(void) { return zap_pid_self_vtid(); }
+/* The parent's vpid when it is in the pod; a parent outside the pod (zap
+ * run, zap restart, init after the parent died) shows its real pid. */
+ZAP_EXPORT pid_t getppid(void) { return zap_real_to_vpid((pid_t)zsys0(SYS_getppid)); }
 
 ZAP_EXPORT int kill(pid_t pid, int sig)
 {
-	long r = zsys2(SYS_kill, kill_target(pid), sig);
+	long r = zsys2(SYS_kill, zap_pid_arg_to_real(pid), sig);
 	return r < 0 ? (errno = (int)-r, -1) : 0;
 }
 
@@ -207,7 +226,7 @@ ZAP_EXPORT int sigqueue(pid_t pid, int sig, const union sigval value)
 	memset(&si, 0, sizeof(si));
 	si.si_signo = sig;
 	si.si_code = SI_QUEUE;
-	si.si_pid = getpid();
+	si.si_pid = (pid_t)z_getpid(); /* real, as the kernel's own: receivers translate */
 	si.si_uid = (uid_t)zsys0(SYS_getuid);
 	si.si_value = value;
 	long r = zsys3(SYS_rt_sigqueueinfo, zap_vpid_to_real(pid), sig, &si);
@@ -263,8 +282,19 @@ ZAP_EXPORT long syscall(long n, ...)
 		return getpid();
 	case SYS_gettid:
 		return gettid();
+	case SYS_getppid:
+		return getppid();
+	case SYS_fork:
+	case SYS_vfork: /* glibc's fork, as vfork() (fork.c) */
+		return fork();
+	case SYS_wait4:
+		r = zap_sys_wait4((pid_t)a, (int *)b, (int)c, (void *)d);
+		break;
+	case SYS_waitid:
+		r = zap_sys_waitid((int)a, (pid_t)b, (siginfo_t *)c, (int)d, (void *)e);
+		break;
 	case SYS_kill:
-		r = zsys2(SYS_kill, kill_target((pid_t)a), b);
+		r = zsys2(SYS_kill, zap_pid_arg_to_real((pid_t)a), b);
 		break;
 	case SYS_tgkill:
 		r = zsys3(SYS_tgkill, zap_vpid_to_real((pid_t)a), zap_vpid_to_real((pid_t)b), c);

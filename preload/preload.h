@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <spawn.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 
 struct shmid_ds;
@@ -57,6 +59,13 @@ struct zap_real {
 	int (*sighold)(int);
 	int (*sigrelse)(int);
 	int (*sigignore)(int);
+	pid_t (*fork)(void);
+	pid_t (*Fork)(void); /* _Fork, glibc 2.34 */
+	int (*clone)(int (*)(void *), void *, int, void *, ...);
+	pid_t (*wait4)(pid_t, int *, int, struct rusage *);
+	int (*waitid)(idtype_t, id_t, siginfo_t *, int);
+	int (*sigwaitinfo)(const sigset_t *, siginfo_t *);
+	int (*sigtimedwait)(const sigset_t *, siginfo_t *, const struct timespec *);
 };
 extern struct zap_real zap_real;
 
@@ -87,6 +96,7 @@ void zap_real_init(void);
 void zap_signal_install(void);
 void zap_checkpoint_handler(int sig, siginfo_t *info, void *uc);
 void zap_pod_register_member(void);
+void zap_fork_child(void); /* a new process's first steps (atfork, _Fork, clone) */
 
 /* POSIX timers (timer.c).  before_dump returns how many timers it cannot
  * keep (SIGEV_THREAD). */
@@ -104,6 +114,12 @@ pid_t zap_vpid_to_real(pid_t v);
 pid_t zap_real_to_vpid(pid_t r);
 void zap_pid_restored(const pid_t *vtids, const pid_t *reals, uint32_t n);
 const char *zap_pid_path(const char *path, char *buf, size_t n);
+pid_t zap_pid_arg_to_real(pid_t pid); /* kill/waitpid form: groups as -pgid */
+pid_t zap_pid_adopt_child(pid_t real); /* a new child's vpid */
+void zap_pid_forget(pid_t real);       /* a reaped child */
+/* Children (fork.c): syscall() for wait4 and waitid, -errno. */
+long zap_sys_wait4(pid_t pid, int *status, int options, void *ru);
+long zap_sys_waitid(int type, pid_t id, siginfo_t *info, int options, void *ru);
 /* The pod's table of other members' ids (ckpt/vtab.c), after a restart. */
 struct zap_vtab;
 void zap_pid_open_vtab(const char *pod_dir);  /* maps it if it exists */

@@ -54,4 +54,11 @@ void zap_real_init(void)
 	zap_real.sighold = find("sighold");
 	zap_real.sigrelse = find("sigrelse");
 	zap_real.sigignore = find("sigignore");
+	zap_real.fork = find("fork");
+	zap_real.Fork = find("_Fork");
+	zap_real.clone = find("clone");
+	zap_real.wait4 = find("wait4");
+	zap_real.waitid = find("waitid");
+	zap_real.sigwaitinfo = find("sigwaitinfo");
+	zap_real.sigtimedwait = find("sigtimedwait");
 }

@@ -2,7 +2,9 @@
  * signal, sigset and mask calls on it are recorded and answered as if they
  * had taken effect, but the kernel keeps our handler and never blocks the
  * signal, so nothing the program does can disable checkpointing.  Every
- * other signal goes straight to libc. */
+ * other signal goes to libc, with one change: an SA_SIGINFO handler is
+ * called through siginfo_tramp, which shows it the sender's vpid in
+ * si_pid, as sigwaitinfo and sigtimedwait do too. */
 #include "preload.h"
 
 #include <errno.h>
@@ -32,6 +34,98 @@ void zap_signal_install(void)
 
 static int is_ours(int sig) { return zap_self.sig && sig == zap_self.sig; }
 
+/* ---- si_pid ---- */
+
+/* The kernel puts the sender's real pid in si_pid for these codes only. */
+static int has_pid(int sig, int code)
+{
+	switch (code) {
+	case SI_USER:
+	case SI_QUEUE:
+	case SI_TKILL:
+	case SI_MESGQ:
+		return 1;
+	}
+	return sig == SIGCHLD && code >= CLD_EXITED && code <= CLD_CONTINUED;
+}
+
+/* Async-signal-safe: a few compares before a restart (no table, the pid
+ * is our own or passes through), a table lookup after one. */
+static void fix_siginfo(int sig, siginfo_t *info)
+{
+	if (info && has_pid(sig, info->si_code))
+		info->si_pid = zap_real_to_vpid(info->si_pid);
+}
+
+typedef void (*zap_sigaction_fn)(int, siginfo_t *, void *);
+static zap_sigaction_fn prog_handler[_NSIG]; /* the program's, where the kernel has ours */
+
+static void siginfo_tramp(int sig, siginfo_t *info, void *uc)
+{
+	zap_sigaction_fn h = __atomic_load_n(&prog_handler[sig], __ATOMIC_ACQUIRE);
+	fix_siginfo(sig, info);
+	if (h)
+		h(sig, info, uc);
+}
+
+static int wants_tramp(const struct sigaction *act)
+{
+	return act && (act->sa_flags & SA_SIGINFO) && act->sa_handler != SIG_DFL &&
+	       act->sa_handler != SIG_IGN;
+}
+
+/* What the program installed, in place of our trampoline. */
+static __sighandler_t prog_view(int sig, __sighandler_t h)
+{
+	union { __sighandler_t h; zap_sigaction_fn a; } u = {.h = h}; /* sa_handler's union */
+	if (u.a == siginfo_tramp && sig > 0 && sig < _NSIG)
+		u.a = prog_handler[sig];
+	return u.h;
+}
+
+/* Every other signal's sigaction. */
+static int real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (sig <= 0 || sig >= _NSIG)
+		return zap_real.sigaction(sig, act, old);
+	struct sigaction wrapped;
+	zap_sigaction_fn prev = prog_handler[sig];
+	if (wants_tramp(act)) {
+		wrapped = *act;
+		wrapped.sa_sigaction = siginfo_tramp;
+		__atomic_store_n(&prog_handler[sig], act->sa_sigaction, __ATOMIC_RELEASE);
+		act = &wrapped;
+	}
+	int r = zap_real.sigaction(sig, act, old);
+	if (r < 0)
+		__atomic_store_n(&prog_handler[sig], prev, __ATOMIC_RELEASE);
+	else if (old && old->sa_sigaction == siginfo_tramp)
+		old->sa_sigaction = prev;
+	return r;
+}
+
+ZAP_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	if (!zap_real.sigwaitinfo)
+		return errno = ENOSYS, -1;
+	int r = zap_real.sigwaitinfo(set, info);
+	if (r > 0)
+		fix_siginfo(r, info);
+	return r;
+}
+
+ZAP_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
+{
+	if (!zap_real.sigtimedwait)
+		return errno = ENOSYS, -1;
+	int r = zap_real.sigtimedwait(set, info, ts);
+	if (r > 0)
+		fix_siginfo(r, info);
+	return r;
+}
+
+/* ---- dispositions ---- */
+
 int zap_signal_virtual_action(const struct sigaction *act, struct sigaction *old)
 {
 	if (old)
@@ -49,7 +143,7 @@ ZAP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction 
 		errno = ENOSYS;
 		return -1;
 	}
-	return zap_real.sigaction(sig, act, old);
+	return real_sigaction(sig, act, old);
 }
 ZAP_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
@@ -77,7 +171,7 @@ static __sighandler_t virt_signal(__sighandler_t h, int flags)
 			errno = ENOSYS;                               \
 			return SIG_ERR;                               \
 		}                                                     \
-		return zap_real.name(sig, h);                         \
+		return prog_view(sig, zap_real.name(sig, h));         \
 	}
 SIGNAL_WRAPPER(signal, SA_RESTART)
 SIGNAL_WRAPPER(bsd_signal, SA_RESTART)
@@ -93,7 +187,7 @@ ZAP_EXPORT __sighandler_t sigset(int sig, __sighandler_t h)
 		virt_blocked = 0;
 		return virt_signal(h, 0);
 	}
-	return zap_real.sigset ? zap_real.sigset(sig, h) : SIG_ERR;
+	return zap_real.sigset ? prog_view(sig, zap_real.sigset(sig, h)) : SIG_ERR;
 }
 
 ZAP_EXPORT int sighold(int sig)
