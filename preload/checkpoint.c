@@ -24,6 +24,8 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <ucontext.h>
 
 struct zap_restore_info zap_restore_info;
 
@@ -42,6 +44,12 @@ static struct {
 	int new_tid[MAX_THREADS]; /* after a restore, by slot */
 	int vtid[MAX_THREADS];    /* each slot's virtual tid */
 	uint32_t nsignaled;
+	/* a thread stopped in a wait4/waitid that the kernel will restart
+	 * with the pid it was given, which is a real pid: which register holds
+	 * it, and the vpid it stood for (0: none) */
+	struct wait_fix {
+		int reg, vpid, negative;
+	} wait_fix[MAX_THREADS];
 } ck;
 
 struct request {
@@ -486,6 +494,54 @@ static long write_image(void *arg)
 	return 0;
 }
 
+/* ---- system calls the kernel restarts with a pid in them ----
+ *
+ * A thread that took the signal inside wait4() or waitid() with SA_RESTART
+ * goes back into the same system call when the handler returns, with the
+ * same registers: the kernel has already pointed its saved rip back at
+ * the `syscall` instruction and rax at the call's number.  The pid in
+ * them is the real pid of the child it waits for, which is another one
+ * after a restore: note the vpid before the image is written, and put the
+ * new real pid in after a restore. */
+
+static void note_restartable_wait(uint32_t i)
+{
+	ucontext_t *uc = (ucontext_t *)ck.slot[i].ucontext;
+	ck.wait_fix[i].vpid = 0;
+	if (!uc)
+		return;
+	greg_t *g = uc->uc_mcontext.gregs;
+	const unsigned char *ip = (const unsigned char *)g[REG_RIP];
+	int reg;
+	if (ip[0] != 0x0f || ip[1] != 0x05) /* not sitting on a syscall instruction */
+		return;
+	if (g[REG_RAX] == SYS_wait4)
+		reg = REG_RDI;
+	else if (g[REG_RAX] == SYS_waitid && (g[REG_RDI] == P_PID || g[REG_RDI] == P_PGID))
+		reg = REG_RSI;
+	else
+		return;
+	pid_t pid = (pid_t)g[reg];
+	int negative = reg == REG_RDI && pid < -1;
+	if (negative)
+		pid = -pid;
+	if (pid <= 0)
+		return;
+	ck.wait_fix[i] = (struct wait_fix){reg, zap_real_to_vpid(pid), negative};
+}
+
+static void fix_restartable_waits(void)
+{
+	for (uint32_t i = 0; i < ck.nslots && i < MAX_THREADS; i++) {
+		struct wait_fix *w = &ck.wait_fix[i];
+		ucontext_t *uc = (ucontext_t *)ck.slot[i].ucontext;
+		if (!w->vpid || !uc)
+			continue;
+		pid_t real = zap_vpid_to_real(w->vpid);
+		uc->uc_mcontext.gregs[w->reg] = w->negative ? -(greg_t)real : (greg_t)real;
+	}
+}
+
 /* After a restore: the restorer's memory goes, and the process learns its
  * new identity. */
 static void after_restore(void)
@@ -518,7 +574,9 @@ static void after_restore(void)
 	 * nobody returns to the program before it knows everybody's pid */
 	zap_pid_open_vtab(zap_self.pod_dir);
 	struct zap_vtab *vt = zap_pid_vtab();
-	if (vt && zap_vtab_wait_ready(vt, 60000) == 0 && zap_self.pgid_vpid &&
+	int ready = vt && zap_vtab_wait_ready(vt, 60000) == 0;
+	fix_restartable_waits();
+	if (ready && zap_self.pgid_vpid &&
 	    zap_self.pgid_vpid != zap_pid_self()) {
 		/* a group led by a member that is not our ancestor (a shell's job) */
 		pid_t want = zap_vpid_to_real(zap_self.pgid_vpid);
@@ -585,6 +643,8 @@ static void leader(void *uc)
 			return;
 		}
 		zap_self.pgid_vpid = zap_real_to_vpid((pid_t)zsys1(SYS_getpgid, 0));
+		for (uint32_t i = 0; i < ck.nslots && i < MAX_THREADS; i++)
+			note_restartable_wait(i);
 		if (job->rq.ctl[0]) {
 			pod_member(job, me);
 			z_munmap((uint64_t)stack, LEADER_STACK);
