@@ -21,19 +21,22 @@ RESTORER_BASE := 0x6a0000000000
 CKPT_SRC := $(wildcard ckpt/*.c)
 PRELOAD_SRC := $(wildcard preload/*.c)
 LAUNCHER_SRC := $(filter-out launcher/restorer.c,$(wildcard launcher/*.c))
+NETPROXY_SRC := $(wildcard netproxy/*.c)
 
 CKPT_OBJ := $(CKPT_SRC:%.c=$(B)/obj/%.o)
 CKPT_MUSL_OBJ := $(CKPT_SRC:%.c=$(B)/musl/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/obj/%.o)
 LAUNCHER_OBJ := $(LAUNCHER_SRC:%.c=$(B)/obj/%.o)
+NETPROXY_OBJ := $(NETPROXY_SRC:%.c=$(B)/obj/%.o)
 
 LIBCKPT := $(B)/lib/libzapckpt.a
 PRELOAD := $(B)/lib/zap/libzappre.so
 ZAP := $(B)/bin/zap
 RESTORER := $(B)/bin/zap-restart
+PROXY := $(B)/bin/zap-proxy
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 
-all: deps-check $(PRELOAD) $(ZAP) $(RESTORER) $(EXAMPLES) tests-build
+all: deps-check $(PRELOAD) $(ZAP) $(RESTORER) $(PROXY) $(EXAMPLES) tests-build
 
 # ---- dependencies: Debian packages, installed when we are root ----
 deps-check:
@@ -46,7 +49,7 @@ bench-deps:
 	@sh tools/deps.sh --bench
 
 # ---- the pieces ----
-$(B)/obj/%.o: %.c $(wildcard include/zap/*.h ckpt/*.h preload/*.h launcher/*.h)
+$(B)/obj/%.o: %.c $(wildcard include/zap/*.h ckpt/*.h preload/*.h launcher/*.h netproxy/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(if $(filter ckpt/% preload/%,$<),$(CKPT_CFLAGS) -Ipreload,$(CFLAGS) -Ilauncher) -c $< -o $@
 
@@ -74,6 +77,11 @@ $(ZAP): $(LAUNCHER_OBJ) $(LIBCKPT)
 	$(CC) $(ZAP_STATIC) -o $@ $(LAUNCHER_OBJ) $(LIBCKPT) \
 		$(shell pkg-config $(if $(ZAP_STATIC),--static) --libs libunwind-generic) $(LDFLAGS_EXTRA)
 
+# The connection keeper: one epoll loop, libc only.
+$(PROXY): $(NETPROXY_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(NETPROXY_OBJ)
+
 # The restorer: static musl, linked at a fixed address far from where
 # programs live (docs/design-notes.md, "the restorer's address").
 $(RESTORER): $(B)/musl/launcher/restorer.o $(CKPT_MUSL_OBJ)
@@ -99,7 +107,7 @@ clean:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/zap
-	install -m 755 $(ZAP) $(RESTORER) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(ZAP) $(RESTORER) $(PROXY) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(PRELOAD) $(DESTDIR)$(PREFIX)/lib/zap/
 
 demo: all

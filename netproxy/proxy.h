@@ -1,0 +1,76 @@
+/* zap-proxy internals: pods and their public ports (proxy.c), tunnels and
+ * their byte accounting (tun.c). */
+#ifndef ZAP_PROXY_H
+#define ZAP_PROXY_H
+
+#include "loop.h"
+#include "zap/tunnel.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct proxy_opts {
+	double hold_s;        /* a tunnel whose pod went away is kept this long */
+	size_t ring;          /* bytes of replay kept per tunnel */
+	size_t buf;           /* forwarding buffer per direction */
+	int verbose;
+};
+extern struct proxy_opts px_opts;
+extern struct zl *px_loop;
+extern uint8_t px_token[ZAP_TUN_TOKEN];
+
+struct pod {
+	char name[64];
+	struct sockaddr_storage host; /* where the pod's host is reached (port 0) */
+	socklen_t hostlen;
+	int frozen;
+	double thaw_by;               /* a freeze nobody ends ends by itself */
+	struct pod *next;
+};
+
+struct buf {
+	char *p;
+	size_t off, len, cap; /* bytes at p+off .. p+off+len */
+};
+
+struct tun;
+struct tun_end {
+	struct tun *t;
+	int side; /* 0: client (or outbound destination), 1: pod */
+};
+
+struct tun {
+	uint64_t id;
+	struct pod *pod;
+	int cfd, pfd;          /* client side, pod side (-1: gone) */
+	struct tun_end ce, pe;
+	struct buf pre;        /* header or reply for the pod side, not counted */
+	struct buf c2p, p2c;   /* waiting to be written to the pod / to the client */
+	uint64_t sent;         /* stream bytes written to the pod side */
+	uint64_t received;     /* stream bytes read from the pod side */
+	uint8_t *ring;         /* the last px_opts.ring bytes sent, at offset sent % ring */
+	int connecting;        /* pod side: a connect in progress */
+	int frozen;
+	int c_eof, p_eof;      /* that side sent FIN */
+	int c_shut, p_shut;    /* we shut down writing to that side */
+	double deadline;       /* connecting, or held without a pod side: give up then */
+	struct sockaddr_storage caddr;
+	socklen_t calen;
+	struct tun *next, *prev;
+};
+
+/* tun.c */
+struct tun *tun_open(struct pod *pod, int cfd, const struct sockaddr *pod_addr, socklen_t len);
+struct tun *tun_find(uint64_t id);
+void tun_freeze_pod(struct pod *pod, int frozen);
+/* A RESUME on fd: 0 and fd belongs to the tunnel, or an errno value. */
+int tun_resume(int fd, const struct zap_tun_msg *m, struct pod **pod);
+void tun_tick(double now);
+size_t tun_count(struct pod *pod);
+
+/* proxy.c */
+void px_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int px_nonblock(int fd);
+
+#endif

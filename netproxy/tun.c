@@ -1,0 +1,513 @@
+/* Tunnels: one client connection and one connection to the pod, spliced
+ * through two bounded buffers, and the byte accounting that lets the pod
+ * side go away and come back (docs/design-notes.md, "The connection
+ * keeper").
+ *
+ *   sent      stream bytes written to the pod side (headers not counted)
+ *   received  stream bytes read from the pod side
+ *   ring      the last px_opts.ring bytes sent, so that what the program
+ *             had not read when it stopped can be sent again
+ *
+ * A frozen tunnel neither reads its client nor writes its pod side, but
+ * keeps reading the pod side, so the program's send queue drains into the
+ * proxy (and on to the client).  When the pod side closes while frozen,
+ * the pod has stopped to move: the tunnel is held, client open, until a
+ * RESUME brings a new pod side, or --hold runs out. */
+#include "proxy.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define FROZEN_BUF_MAX (64u << 20) /* the pod's send queue, drained while frozen */
+#define CONNECT_TIMEOUT_S 10.0
+#define POD_SNDBUF (1 << 20)       /* bounds what the ring must hold (docs) */
+
+static struct tun *tuns;
+static uint64_t next_id;
+
+static void client_ev(struct zl *l, int fd, void *data, int mask);
+static void pod_ev(struct zl *l, int fd, void *data, int mask);
+
+/* ---- buffers ---- */
+
+static int buf_room(struct buf *b, size_t want)
+{
+	if (b->off + b->len + want <= b->cap)
+		return 0;
+	if (b->off) {
+		memmove(b->p, b->p + b->off, b->len);
+		b->off = 0;
+	}
+	if (b->len + want <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + want)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p)
+		return -1;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int buf_add(struct buf *b, const void *data, size_t n)
+{
+	if (buf_room(b, n) < 0)
+		return -1;
+	memcpy(b->p + b->off + b->len, data, n);
+	b->len += n;
+	return 0;
+}
+
+static void buf_take(struct buf *b, size_t n)
+{
+	b->off += n;
+	b->len -= n;
+	if (!b->len)
+		b->off = 0;
+}
+
+static void buf_free(struct buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Read into b, at most max bytes in all: >0, 0 at EOF, -errno. */
+static long buf_read(int fd, struct buf *b, size_t max)
+{
+	if (b->len >= max)
+		return -EAGAIN;
+	size_t want = max - b->len;
+	if (want > px_opts.buf)
+		want = px_opts.buf;
+	if (buf_room(b, want) < 0)
+		return -ENOMEM;
+	ssize_t n = read(fd, b->p + b->off + b->len, want);
+	if (n < 0)
+		return -errno;
+	b->len += (size_t)n;
+	return n;
+}
+
+/* ---- the ring of bytes sent to the pod ---- */
+
+static int ring_put(struct tun *t, const char *p, size_t n)
+{
+	size_t cap = px_opts.ring;
+	if (!t->ring && !(t->ring = malloc(cap)))
+		return -1;
+	if (n > cap) {
+		p += n - cap;
+		t->sent += n - cap;
+		n = cap;
+	}
+	size_t at = (size_t)(t->sent % cap), first = cap - at < n ? cap - at : n;
+	memcpy(t->ring + at, p, first);
+	memcpy(t->ring, p + first, n - first);
+	t->sent += n;
+	return 0;
+}
+
+/* Bytes [from, t->sent) from the ring, appended to b. */
+static int ring_get(struct tun *t, uint64_t from, struct buf *b)
+{
+	size_t n = (size_t)(t->sent - from), cap = px_opts.ring;
+	if (!n)
+		return 0;
+	if (!t->ring || n > cap || buf_room(b, n) < 0)
+		return -1;
+	size_t at = (size_t)(from % cap), first = cap - at < n ? cap - at : n;
+	memcpy(b->p + b->off + b->len, t->ring + at, first);
+	memcpy(b->p + b->off + b->len + first, t->ring, n - first);
+	b->len += n;
+	return 0;
+}
+
+/* ---- life ---- */
+
+struct tun *tun_find(uint64_t id)
+{
+	for (struct tun *t = tuns; t; t = t->next)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
+size_t tun_count(struct pod *pod)
+{
+	size_t n = 0;
+	for (struct tun *t = tuns; t; t = t->next)
+		n += t->pod == pod;
+	return n;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd < 0)
+		return;
+	zl_unwatch(px_loop, *fd);
+	close(*fd);
+	*fd = -1;
+}
+
+static void tun_close(struct tun *t, const char *why)
+{
+	if (px_opts.verbose || why[0] == '!')
+		px_log("tunnel %llu of pod %s closed: %s (sent %llu, received %llu)",
+		       (unsigned long long)t->id, t->pod->name, why[0] == '!' ? why + 1 : why,
+		       (unsigned long long)t->sent, (unsigned long long)t->received);
+	close_fd(&t->cfd);
+	close_fd(&t->pfd);
+	buf_free(&t->pre);
+	buf_free(&t->c2p);
+	buf_free(&t->p2c);
+	free(t->ring);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		tuns = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	free(t);
+}
+
+/* The pod side went away while frozen: hold the client for a RESUME. */
+static void pod_gone(struct tun *t)
+{
+	close_fd(&t->pfd);
+	t->connecting = 0;
+	t->p_shut = 0;
+	t->deadline = zl_now() + px_opts.hold_s;
+	if (px_opts.verbose)
+		px_log("tunnel %llu of pod %s: pod side gone, holding (sent %llu, received %llu)",
+		       (unsigned long long)t->id, t->pod->name, (unsigned long long)t->sent,
+		       (unsigned long long)t->received);
+}
+
+/* Shut-downs, the end, and what each side should be watched for.
+ * Returns 0 when the tunnel was closed (t is gone). */
+static int tun_update(struct tun *t)
+{
+	if (t->pfd >= 0 && !t->frozen && !t->connecting && t->c_eof && !t->c2p.len && !t->pre.len &&
+	    !t->p_shut) {
+		shutdown(t->pfd, SHUT_WR);
+		t->p_shut = 1;
+	}
+	if (t->cfd >= 0 && t->p_eof && !t->p2c.len && !t->c_shut) {
+		shutdown(t->cfd, SHUT_WR);
+		t->c_shut = 1;
+	}
+	if (t->c_shut && t->p_shut && t->p_eof && t->c_eof) {
+		tun_close(t, "both sides done");
+		return 0;
+	}
+	if (t->cfd >= 0) {
+		int m = 0;
+		if (!t->c_eof && !t->frozen && t->c2p.len < px_opts.buf)
+			m |= ZL_READ;
+		if (t->p2c.len)
+			m |= ZL_WRITE;
+		zl_mask(px_loop, t->cfd, m);
+	}
+	if (t->pfd >= 0) {
+		int m = 0;
+		if (t->connecting) {
+			m = ZL_WRITE;
+		} else {
+			size_t max = t->frozen ? FROZEN_BUF_MAX : px_opts.buf;
+			if (!t->p_eof && t->p2c.len < max)
+				m |= ZL_READ;
+			if (!t->frozen && (t->pre.len || t->c2p.len))
+				m |= ZL_WRITE;
+		}
+		zl_mask(px_loop, t->pfd, m);
+	}
+	return 1;
+}
+
+static void set_sockopts(int fd, int pod_side)
+{
+	int one = 1, sndbuf = POD_SNDBUF;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (pod_side)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+}
+
+static void header(struct zap_tun_msg *m, int type, const struct tun *t)
+{
+	memset(m, 0, sizeof(*m));
+	m->magic = ZAP_TUN_MAGIC;
+	m->version = ZAP_TUN_VERSION;
+	m->type = (uint16_t)type;
+	memcpy(m->token, px_token, sizeof(m->token));
+	m->id = t->id;
+	snprintf(m->name, sizeof(m->name), "%s", t->pod->name);
+}
+
+struct tun *tun_open(struct pod *pod, int cfd, const struct sockaddr *pod_addr, socklen_t len)
+{
+	struct tun *t = calloc(1, sizeof(*t));
+	if (!t) {
+		close(cfd);
+		return NULL;
+	}
+	if (!next_id) { /* ids from a clock, so a restarted proxy does not reuse them */
+		next_id = (uint64_t)(zl_now() * 1000) << 20;
+	}
+	t->id = ++next_id;
+	t->pod = pod;
+	t->cfd = cfd;
+	t->ce = (struct tun_end){t, 0};
+	t->pe = (struct tun_end){t, 1};
+	t->calen = sizeof(t->caddr);
+	getpeername(cfd, (struct sockaddr *)&t->caddr, &t->calen);
+	t->next = tuns;
+	if (tuns)
+		tuns->prev = t;
+	tuns = t;
+	px_nonblock(cfd);
+	set_sockopts(cfd, 0);
+	struct zap_tun_msg m;
+	header(&m, ZAP_TUN_OPEN, t);
+	m.addrlen = t->calen <= sizeof(m.addr) ? (uint32_t)t->calen : 0;
+	memcpy(m.addr, &t->caddr, m.addrlen);
+	t->pfd = socket(pod_addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->pfd < 0 || buf_add(&t->pre, &m, sizeof(m)) < 0) {
+		tun_close(t, "!no socket or memory");
+		return NULL;
+	}
+	set_sockopts(t->pfd, 1);
+	if (connect(t->pfd, pod_addr, len) < 0 && errno != EINPROGRESS) {
+		px_log("pod %s: cannot connect to it: %s", pod->name, strerror(errno));
+		tun_close(t, "pod unreachable");
+		return NULL;
+	}
+	t->connecting = 1;
+	t->deadline = zl_now() + CONNECT_TIMEOUT_S;
+	if (zl_watch(px_loop, t->cfd, 0, client_ev, &t->ce) < 0 ||
+	    zl_watch(px_loop, t->pfd, 0, pod_ev, &t->pe) < 0) {
+		tun_close(t, "!cannot watch");
+		return NULL;
+	}
+	tun_update(t);
+	return t;
+}
+
+/* ---- forwarding ---- */
+
+/* Writes what waits for the pod side.  0, or -1 when the tunnel closed. */
+static int pod_write(struct tun *t)
+{
+	while (t->pfd >= 0 && !t->connecting && !t->frozen && (t->pre.len || t->c2p.len)) {
+		struct buf *b = t->pre.len ? &t->pre : &t->c2p;
+		ssize_t n = write(t->pfd, b->p + b->off, b->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			tun_close(t, "pod side write failed");
+			return -1;
+		}
+		if (b == &t->c2p && ring_put(t, b->p + b->off, (size_t)n) < 0) {
+			tun_close(t, "!no memory for the ring");
+			return -1;
+		}
+		buf_take(b, (size_t)n);
+	}
+	return 0;
+}
+
+static int client_write(struct tun *t)
+{
+	while (t->cfd >= 0 && t->p2c.len) {
+		ssize_t n = write(t->cfd, t->p2c.p + t->p2c.off, t->p2c.len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			tun_close(t, "client went away");
+			return -1;
+		}
+		buf_take(&t->p2c, (size_t)n);
+	}
+	return 0;
+}
+
+static void client_ev(struct zl *l, int fd, void *data, int mask)
+{
+	(void)l;
+	(void)fd;
+	struct tun *t = ((struct tun_end *)data)->t;
+	if (mask & ZL_READ) {
+		if (t->frozen || t->c_eof) {
+			/* an error or hang-up while we are not reading: a client
+			 * that leaves during a freeze is closed cleanly */
+			int err = 0;
+			socklen_t len = sizeof(err);
+			getsockopt(t->cfd, SOL_SOCKET, SO_ERROR, &err, &len);
+			if (err) {
+				tun_close(t, "client reset");
+				return;
+			}
+		} else {
+			long n = buf_read(t->cfd, &t->c2p, px_opts.buf);
+			if (n == 0) {
+				t->c_eof = 1;
+			} else if (n < 0 && n != -EAGAIN && n != -EINTR) {
+				tun_close(t, "client read failed");
+				return;
+			}
+			if (pod_write(t) < 0)
+				return;
+		}
+	}
+	if ((mask & ZL_WRITE) && client_write(t) < 0)
+		return;
+	tun_update(t);
+}
+
+static void pod_ev(struct zl *l, int fd, void *data, int mask)
+{
+	(void)l;
+	(void)fd;
+	struct tun *t = ((struct tun_end *)data)->t;
+	if (t->connecting) {
+		if (!(mask & ZL_WRITE))
+			return;
+		int err = 0;
+		socklen_t len = sizeof(err);
+		getsockopt(t->pfd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err) {
+			px_log("pod %s: cannot connect to it: %s", t->pod->name, strerror(err));
+			tun_close(t, "pod unreachable");
+			return;
+		}
+		t->connecting = 0;
+	}
+	if (mask & ZL_READ) {
+		size_t max = t->frozen ? FROZEN_BUF_MAX : px_opts.buf;
+		long n = buf_read(t->pfd, &t->p2c, max);
+		if (n > 0) {
+			t->received += (uint64_t)n;
+		} else if (n == 0 || (n != -EAGAIN && n != -EINTR)) {
+			if (t->frozen) {
+				pod_gone(t);
+			} else if (n == 0) {
+				t->p_eof = 1;
+			} else {
+				tun_close(t, "pod side read failed");
+				return;
+			}
+		}
+		if (client_write(t) < 0)
+			return;
+	}
+	if ((mask & ZL_WRITE) && pod_write(t) < 0)
+		return;
+	tun_update(t);
+}
+
+/* ---- freeze, thaw, resume ---- */
+
+void tun_freeze_pod(struct pod *pod, int frozen)
+{
+	for (struct tun *t = tuns, *next; t; t = next) {
+		next = t->next;
+		if (t->pod != pod)
+			continue;
+		if (frozen)
+			t->frozen = 1;
+		else if (t->pfd >= 0)
+			t->frozen = 0; /* held ones wait for their RESUME */
+		tun_update(t);
+		if (!frozen && pod_write(t) == 0)
+			client_write(t);
+	}
+}
+
+int tun_resume(int fd, const struct zap_tun_msg *m, struct pod **pod)
+{
+	struct tun *t = tun_find(m->id);
+	if (!t)
+		return ENOENT;
+	*pod = t->pod;
+	if (t->pfd >= 0) {
+		/* the old pod side has not been seen closing yet: take what it
+		 * still holds (the program wrote it before it stopped) */
+		for (;;) {
+			long n = buf_read(t->pfd, &t->p2c, FROZEN_BUF_MAX);
+			if (n <= 0)
+				break;
+			t->received += (uint64_t)n;
+		}
+		close_fd(&t->pfd);
+	}
+	if (m->written != t->received || m->consumed > t->sent ||
+	    t->sent - m->consumed > (t->sent < px_opts.ring ? t->sent : px_opts.ring)) {
+		px_log("tunnel %llu of pod %s: cannot resume: the program wrote %llu and read %llu "
+		       "bytes, the proxy received %llu and sent %llu (ring %zu)",
+		       (unsigned long long)t->id, t->pod->name, (unsigned long long)m->written,
+		       (unsigned long long)m->consumed, (unsigned long long)t->received,
+		       (unsigned long long)t->sent, px_opts.ring);
+		tun_close(t, "!lost bytes");
+		return EPROTO;
+	}
+	/* what the program had not read goes again, before what waits */
+	struct buf again = {0};
+	if (ring_get(t, m->consumed, &again) < 0 || buf_add(&again, t->c2p.p + t->c2p.off, t->c2p.len) < 0) {
+		buf_free(&again);
+		tun_close(t, "!no memory");
+		return ENOMEM;
+	}
+	buf_free(&t->c2p);
+	t->c2p = again;
+	uint64_t resent = t->sent - m->consumed;
+	t->sent = m->consumed;
+	struct zap_tun_msg r;
+	header(&r, ZAP_TUN_REPLY, t);
+	r.consumed = t->sent;
+	r.written = t->received;
+	buf_free(&t->pre);
+	if (buf_add(&t->pre, &r, sizeof(r)) < 0) {
+		tun_close(t, "!no memory");
+		return ENOMEM;
+	}
+	t->pfd = fd;
+	t->frozen = 0;
+	t->p_eof = t->p_shut = 0;
+	t->connecting = 0;
+	px_nonblock(fd);
+	set_sockopts(fd, 1);
+	if (zl_watch(px_loop, fd, 0, pod_ev, &t->pe) < 0) {
+		t->pfd = -1;
+		tun_close(t, "!cannot watch");
+		return ENOMEM;
+	}
+	if (px_opts.verbose)
+		px_log("tunnel %llu of pod %s resumed: %llu bytes sent again", (unsigned long long)t->id,
+		       t->pod->name, (unsigned long long)resent);
+	if (pod_write(t) == 0)
+		tun_update(t);
+	return 0;
+}
+
+void tun_tick(double now)
+{
+	for (struct tun *t = tuns, *next; t; t = next) {
+		next = t->next;
+		if (t->connecting && now > t->deadline)
+			tun_close(t, "!the pod did not answer");
+		else if (t->pfd < 0 && now > t->deadline)
+			tun_close(t, "!the pod did not come back (--hold)");
+	}
+}
