@@ -589,6 +589,7 @@ static void after_restore(void)
 		*zap_self.curbrk = (void *)zsys1(SYS_brk, 0);
 	ri->magic = 0;
 	zap_pod_register_member();
+	zap_tunnel_after_restore();
 }
 
 static void leader(void *uc)
@@ -635,6 +636,7 @@ static void leader(void *uc)
 		if (zap_timers_before_dump())
 			zap_fmt(job->d.warnings, sizeof(job->d.warnings),
 				"some POSIX timers (SIGEV_THREAD, or beyond 256) do not come back");
+		zap_tunnel_before_dump();
 		zap_self.generation++;
 		if (zap_ctx_save(&me->ctx) != 0) {
 			/* restored: the job memory is gone with the old process */

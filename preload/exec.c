@@ -7,6 +7,7 @@
 #include "sys.h"
 #include "util.h"
 #include "zap/common.h"
+#include "zap/tunnel.h"
 
 #include <errno.h>
 #include <spawn.h>
@@ -22,6 +23,7 @@ struct env_fix {
 	char home[600];
 	char pod[100];
 	char sig[32];
+	char proxy[600];
 };
 
 static size_t env_count(char *const envp[])
@@ -36,10 +38,11 @@ static int is_ours(const char *e)
 {
 	return zap_startswith(e, "LD_PRELOAD=") || zap_startswith(e, "ZAP_VPID=") ||
 	       zap_startswith(e, ZAP_ENV_HOME "=") ||
-	       zap_startswith(e, ZAP_ENV_POD "=") || zap_startswith(e, ZAP_ENV_SIGNAL "=");
+	       zap_startswith(e, ZAP_ENV_POD "=") || zap_startswith(e, ZAP_ENV_SIGNAL "=") ||
+	       zap_startswith(e, ZAP_ENV_PROXY "=");
 }
 
-/* out must have room for env_count(envp) + 6 entries. */
+/* out must have room for env_count(envp) + 7 entries. */
 static char **env_build(char *const envp[], char **out, struct env_fix *fx)
 {
 	size_t k = 0;
@@ -70,13 +73,17 @@ static char **env_build(char *const envp[], char **out, struct env_fix *fx)
 	/* the process keeps its pid across exec, and so its vpid */
 	zap_fmt(fx->vpid, sizeof(fx->vpid), "ZAP_VPID=%d:%d", (int)zap_pid_self_after_vfork(), (int)z_getpid());
 	out[k++] = fx->vpid;
+	if (zap_tunnel_env()) {
+		zap_fmt(fx->proxy, sizeof(fx->proxy), ZAP_ENV_PROXY "=%s", zap_tunnel_env());
+		out[k++] = fx->proxy;
+	}
 	out[k] = NULL;
 	return out;
 }
 
 #define WITH_ENV(envp, fixed)                  \
 	struct env_fix fx_;                    \
-	char *fixed[env_count(envp) + 6];      \
+	char *fixed[env_count(envp) + 7];      \
 	env_build((envp), fixed, &fx_)
 
 ZAP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])

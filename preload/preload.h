@@ -126,6 +126,12 @@ void zap_pid_open_vtab(const char *pod_dir);  /* maps it if it exists */
 void zap_pid_attach_vtab(struct zap_vtab *t);
 struct zap_vtab *zap_pid_vtab(void);
 
+/* Tunnels through zap-proxy (tunnel.c): around a checkpoint, and the
+ * ZAP_PROXY variable for exec (NULL outside a --proxy pod). */
+void zap_tunnel_before_dump(void);
+void zap_tunnel_after_restore(void);
+const char *zap_tunnel_env(void);
+
 /* The program's view of the checkpoint signal (signal.c). */
 int zap_signal_virtual_action(const struct sigaction *act, struct sigaction *old);
 

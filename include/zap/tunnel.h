@@ -13,6 +13,9 @@
 #define ZAP_TUN_MAX_PORTS 16
 #define ZAP_TUN_TOKEN 16
 
+/* Set by `zap run --proxy` for the pod: ADDR:PORT/TOKENHEX/PORT,PORT... */
+#define ZAP_ENV_PROXY "ZAP_PROXY"
+
 enum zap_tun_type {
 	ZAP_TUN_OPEN = 1,  /* proxy -> pod, first bytes of an inbound tunnel: id, client address */
 	ZAP_TUN_RESUME,    /* pod -> proxy, a restored tunnel: id, consumed, written */

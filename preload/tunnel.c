@@ -1,0 +1,400 @@
+/* Tunnels through zap-proxy, the pod side (docs/design-notes.md, "The
+ * connection keeper").  Only in a pod started with `zap run --proxy`
+ * (ZAP_PROXY in the environment, kept across exec by exec.c).
+ *
+ * accept/accept4 on an exposed port read the proxy's OPEN header off the
+ * new connection before the program sees it, and remember fd -> (tunnel
+ * id, client address); getpeername on it answers the client's address.
+ *
+ * Before a checkpoint (every thread stopped) each tunnel records how many
+ * stream bytes the program read (consumed = bytes_received - SIOCINQ) and,
+ * once its send queue has drained into the proxy (SIOCOUTQ == 0, bounded),
+ * how many it wrote (written = bytes_acked).  The table is in our memory,
+ * so in the image.  After a restore each tunnel connects to the proxy
+ * again, says RESUME (id, consumed, written), and the new socket takes the
+ * old fd number; the proxy sends again what the program had not read.
+ * Raw system calls only on those two paths: they run in the checkpoint
+ * signal handler. */
+#include "dump.h"
+#include "preload.h"
+#include "sys.h"
+#include "util.h"
+#include "zap/tunnel.h"
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define MAX_TUNNELS 1024
+#define HEADER_WAIT_MS 2000
+#define DRAIN_NS (5ull * 1000000000ull)
+#define TUN_RCVBUF (1 << 20) /* bounds what the proxy's ring must hold */
+#define RESUME_TIMEOUT_S 10
+
+struct tfd {
+	int fd;                 /* -1: free slot */
+	uint64_t ino;           /* the socket's inode: a closed and reused fd is not ours */
+	uint64_t id;
+	/* stream offsets: this socket's payload starts at off_in/off_out,
+	 * after hdr_in/hdr_out bytes of our own protocol */
+	uint64_t off_in, hdr_in, off_out, hdr_out;
+	uint64_t consumed, written; /* at the last checkpoint */
+	int saved, lossy, flags, cloexec;
+	uint32_t peerlen;
+	uint8_t peer[28];
+};
+
+static struct {
+	int on;
+	struct sockaddr_storage proxy;
+	uint32_t proxylen;
+	uint8_t token[ZAP_TUN_TOKEN];
+	uint16_t ports[ZAP_TUN_MAX_PORTS];
+	int nports;
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	struct tfd t[MAX_TUNNELS];
+	int nt; /* slots used so far */
+} tn;
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* ZAP_PROXY=ADDR:PORT/TOKENHEX/PORT,PORT... (numeric, from `zap run`) */
+static void parse_env(const char *v)
+{
+	char buf[512], *tok, *ports;
+	zap_fmt(buf, sizeof(buf), "%s", v);
+	if (!(tok = strchr(buf, '/')))
+		return;
+	*tok++ = 0;
+	if ((ports = strchr(tok, '/')))
+		*ports++ = 0;
+	if (strlen(tok) != 2 * ZAP_TUN_TOKEN)
+		return;
+	for (int i = 0; i < ZAP_TUN_TOKEN; i++) {
+		int hi = hexval(tok[2 * i]), lo = hexval(tok[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return;
+		tn.token[i] = (uint8_t)(hi << 4 | lo);
+	}
+	char *host = buf, *port;
+	if (host[0] == '[') {
+		char *e = strchr(host, ']');
+		if (!e || e[1] != ':')
+			return;
+		*e = 0;
+		host++;
+		port = e + 2;
+	} else if ((port = strrchr(host, ':'))) {
+		*port++ = 0;
+	} else {
+		return;
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&tn.proxy;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&tn.proxy;
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)atoi(port));
+		tn.proxylen = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)atoi(port));
+		tn.proxylen = sizeof(*s6);
+	} else {
+		return;
+	}
+	for (char *p = ports; p && *p && tn.nports < ZAP_TUN_MAX_PORTS;) {
+		long n = strtol(p, &p, 10);
+		if (n > 0 && n < 65536)
+			tn.ports[tn.nports++] = (uint16_t)n;
+		if (*p != ',')
+			break;
+		p++;
+	}
+	tn.on = 1;
+}
+
+__attribute__((constructor)) static void tunnel_init(void)
+{
+	for (int i = 0; i < MAX_TUNNELS; i++)
+		tn.t[i].fd = -1;
+	tn.accept4 = dlsym(RTLD_NEXT, "accept4");
+	tn.getpeername = dlsym(RTLD_NEXT, "getpeername");
+	const char *v = getenv(ZAP_ENV_PROXY);
+	if (v && *v)
+		parse_env(v);
+}
+
+/* For exec.c: the variable as we were given it, or NULL. */
+const char *zap_tunnel_env(void)
+{
+	const char *v = tn.on ? getenv(ZAP_ENV_PROXY) : NULL;
+	return v && *v ? v : NULL;
+}
+
+static uint64_t ino_of(int fd)
+{
+	struct zap_kstat st;
+	return zap_fstat(fd, &st) < 0 ? 0 : st.ino;
+}
+
+static struct tfd *find(int fd)
+{
+	for (int i = 0; i < tn.nt; i++)
+		if (tn.t[i].fd == fd)
+			return ino_of(fd) == tn.t[i].ino ? &tn.t[i] : NULL;
+	return NULL;
+}
+
+static int exposed(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	uint16_t port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+			: ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) : 0;
+	for (int i = 0; i < tn.nports; i++)
+		if (tn.ports[i] == port)
+			return 1;
+	return 0;
+}
+
+/* The proxy's OPEN header on a new connection: 1 taken, 0 none (the
+ * connection is left as it came). */
+static int read_open(int c, struct zap_tun_msg *m)
+{
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		ssize_t n = recv(c, m, sizeof(*m), MSG_PEEK | MSG_DONTWAIT);
+		if (n >= 4 && m->magic != ZAP_TUN_MAGIC)
+			return 0;
+		if (n == (ssize_t)sizeof(*m))
+			break;
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return 0;
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms >= HEADER_WAIT_MS)
+			return 0;
+		struct pollfd p = {c, POLLIN, 0};
+		poll(&p, 1, (int)(HEADER_WAIT_MS - ms));
+	}
+	if (m->version != ZAP_TUN_VERSION || m->type != ZAP_TUN_OPEN || !zap_tun_token_eq(m->token, tn.token))
+		return 0;
+	return recv(c, m, sizeof(*m), MSG_WAITALL) == (ssize_t)sizeof(*m);
+}
+
+static void remember(int c, const struct zap_tun_msg *m)
+{
+	struct tfd *e = NULL;
+	for (int i = 0; i < tn.nt && !e; i++)
+		if (tn.t[i].fd < 0 || tn.t[i].fd == c || ino_of(tn.t[i].fd) != tn.t[i].ino)
+			e = &tn.t[i];
+	if (!e && tn.nt < MAX_TUNNELS)
+		e = &tn.t[tn.nt++];
+	if (!e)
+		return; /* a plain connection then: it will not survive a move */
+	memset(e, 0, sizeof(*e));
+	e->fd = c;
+	e->ino = ino_of(c);
+	e->id = m->id;
+	e->hdr_in = sizeof(*m);
+	e->peerlen = m->addrlen <= sizeof(e->peer) ? m->addrlen : 0;
+	memcpy(e->peer, m->addr, e->peerlen);
+	int rcv = TUN_RCVBUF;
+	setsockopt(c, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+}
+
+static void fill_addr(const struct tfd *e, struct sockaddr *addr, socklen_t *len)
+{
+	if (!addr || !len)
+		return;
+	memcpy(addr, e->peer, *len < e->peerlen ? *len : e->peerlen);
+	*len = e->peerlen;
+}
+
+ZAP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	if (!tn.accept4)
+		return errno = ENOSYS, -1;
+	int c = tn.accept4(fd, addr, len, flags);
+	if (c < 0 || !tn.on || !exposed(fd))
+		return c;
+	int saved = errno;
+	struct zap_tun_msg m;
+	if (read_open(c, &m)) {
+		remember(c, &m);
+		struct tfd *e = find(c);
+		if (e)
+			fill_addr(e, addr, len);
+	}
+	errno = saved;
+	return c;
+}
+
+ZAP_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len) { return accept4(fd, addr, len, 0); }
+
+ZAP_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	struct tfd *e = tn.on ? find(fd) : NULL;
+	if (e && addr && len) {
+		fill_addr(e, addr, len);
+		return 0;
+	}
+	if (!tn.getpeername)
+		return errno = ENOSYS, -1;
+	return tn.getpeername(fd, addr, len);
+}
+
+/* ---- checkpoint: every thread stopped, raw system calls only ---- */
+
+static long tcp_info(int fd, struct tcp_info *ti)
+{
+	uint32_t len = sizeof(*ti);
+	memset(ti, 0, sizeof(*ti));
+	return zsys5(SYS_getsockopt, fd, IPPROTO_TCP, TCP_INFO, ti, &len);
+}
+
+void zap_tunnel_before_dump(void)
+{
+	if (!tn.on)
+		return;
+	uint64_t deadline = z_now_ns(1) + DRAIN_NS;
+	for (int i = 0; i < tn.nt; i++) {
+		struct tfd *e = &tn.t[i];
+		if (e->fd < 0)
+			continue;
+		struct zap_kstat st;
+		if (zap_fstat(e->fd, &st) < 0 || st.ino != e->ino) {
+			e->fd = -1; /* the program closed it */
+			continue;
+		}
+		/* what the program wrote must have reached the proxy: after a
+		 * restore the socket that held it is gone */
+		int outq = 1;
+		while (zsys3(SYS_ioctl, e->fd, SIOCOUTQ, &outq) == 0 && outq > 0 && z_now_ns(1) < deadline)
+			z_nanosleep_ns(1000000);
+		int inq = 0;
+		struct tcp_info ti;
+		if (tcp_info(e->fd, &ti) < 0 || zsys3(SYS_ioctl, e->fd, SIOCINQ, &inq) < 0) {
+			e->saved = 0;
+			continue;
+		}
+		e->lossy = outq != 0;
+		e->consumed = e->off_in + (ti.tcpi_bytes_received - e->hdr_in) - (uint64_t)inq;
+		e->written = e->off_out + (ti.tcpi_bytes_acked - e->hdr_out);
+		e->flags = (int)zsys2(SYS_fcntl, e->fd, F_GETFL);
+		e->cloexec = (zsys2(SYS_fcntl, e->fd, F_GETFD) & FD_CLOEXEC) != 0;
+		e->saved = 1;
+	}
+}
+
+static void msg_init(struct zap_tun_msg *m, int type)
+{
+	memset(m, 0, sizeof(*m));
+	m->magic = ZAP_TUN_MAGIC;
+	m->version = ZAP_TUN_VERSION;
+	m->type = (uint16_t)type;
+	memcpy(m->token, tn.token, sizeof(m->token));
+	zap_fmt(m->name, sizeof(m->name), "%s", zap_self.pod);
+}
+
+/* A blocking connection to the proxy, bounded in time; the fd or -errno. */
+static long proxy_connect(void)
+{
+	long s = zsys3(SYS_socket, tn.proxy.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return s;
+	struct timeval tv = {RESUME_TIMEOUT_S, 0};
+	zsys5(SYS_setsockopt, s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	zsys5(SYS_setsockopt, s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	long e = zsys3(SYS_connect, s, &tn.proxy, tn.proxylen);
+	if (e < 0) {
+		z_close((int)s);
+		return e;
+	}
+	return s;
+}
+
+static long send_msg(long s, const struct zap_tun_msg *m, struct zap_tun_msg *reply)
+{
+	if (z_write((int)s, m, sizeof(*m)) != (long)sizeof(*m))
+		return -EIO;
+	long n = zsys6(SYS_recvfrom, s, (long)reply, sizeof(*reply), MSG_WAITALL, 0, 0);
+	if (n != (long)sizeof(*reply) || reply->magic != ZAP_TUN_MAGIC || reply->type != ZAP_TUN_REPLY)
+		return -EPROTO;
+	return reply->status ? -(long)reply->status : 0;
+}
+
+void zap_tunnel_after_restore(void)
+{
+	if (!tn.on)
+		return;
+	int reachable = 1;
+	for (int i = 0; i < tn.nt; i++) {
+		struct tfd *e = &tn.t[i];
+		if (e->fd < 0 || !e->saved)
+			continue;
+		struct zap_tun_msg m, r;
+		msg_init(&m, ZAP_TUN_RESUME);
+		m.id = e->id;
+		m.consumed = e->consumed;
+		m.written = e->written;
+		m.status = e->lossy; /* the proxy refuses a tunnel that lost bytes */
+		long s = reachable ? proxy_connect() : -ECONNREFUSED;
+		uint64_t acked = sizeof(m);
+		struct tcp_info ti;
+		if (s < 0) {
+			reachable = 0;
+			/* an unconnected socket: the program gets an error on it */
+			s = zsys3(SYS_socket, tn.proxy.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (s < 0)
+				continue;
+		} else if (send_msg(s, &m, &r) < 0) {
+			/* refused: the proxy closes it, and the program reads EOF */
+			zsys2(SYS_shutdown, s, SHUT_RDWR);
+		} else if (tcp_info((int)s, &ti) == 0) {
+			/* the reply acked our RESUME; an active open counts its
+			 * SYN in bytes_acked too */
+			acked = ti.tcpi_bytes_acked;
+		}
+		struct timeval none = {0, 0};
+		int rcv = TUN_RCVBUF;
+		zsys5(SYS_setsockopt, s, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+		zsys5(SYS_setsockopt, s, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+		zsys5(SYS_setsockopt, s, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+		zsys3(SYS_dup3, s, e->fd, e->cloexec ? O_CLOEXEC : 0);
+		z_close((int)s);
+		zsys3(SYS_fcntl, e->fd, F_SETFL, e->flags);
+		e->ino = ino_of(e->fd);
+		e->off_in = e->consumed;
+		e->hdr_in = sizeof(r);
+		e->off_out = e->written;
+		e->hdr_out = acked;
+		e->saved = 0;
+	}
+	/* the pod is back: the proxy learns where, and forwards to it again */
+	struct zap_tun_msg m, r;
+	msg_init(&m, ZAP_TUN_REGISTER);
+	long s = reachable ? proxy_connect() : -1;
+	if (s >= 0) {
+		send_msg(s, &m, &r);
+		z_close((int)s);
+	}
+}
