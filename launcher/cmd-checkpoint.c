@@ -128,7 +128,7 @@ static int checkpoint_exec(int argc, char **argv)
 		out = abs;
 	}
 	struct zap_result res;
-	if (zap_checkpoint_pod(pod, pid, out, kill_after, timeout, &res) < 0)
+	if (zap_checkpoint_kept(pod, pid, out, kill_after, timeout, &res) < 0)
 		return ZAP_EXIT_FAIL;
 	if (!json) {
 		printf("%s\n", res.image);

@@ -1,10 +1,13 @@
 /* zap run: start a program in a new pod, under the preload. */
 #include "util.h"
 #include "zap.h"
+#include "zap/tunnel.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +17,8 @@ static int run_exec(int argc, char **argv);
 
 const struct zap_cmd zap_cmd_run = {
 	.name = "run",
-	.args = "[--pod NAME] [--signal SIG] [--interval SECS] -- PROG [ARGS...]",
+	.args = "[--pod NAME] [--signal SIG] [--interval SECS] [--proxy ADDR:PORT --key FILE]\n"
+		"               [--expose PORT]... -- PROG [ARGS...]",
 	.summary = "run a program under zap, so that it can be checkpointed",
 	.help = "Runs PROG in the foreground in a new pod and exits with its status.  Every\n"
 		"process it starts joins the pod.  Checkpoint it with 'zap checkpoint NAME'\n"
@@ -22,7 +26,12 @@ const struct zap_cmd zap_cmd_run = {
 		"Options:\n"
 		"  --pod NAME        name the pod (default: PROG-PID)\n"
 		"  --signal SIG      checkpoint signal (default SIGUSR2); the program never sees it\n"
-		"  --interval SECS   take a checkpoint every SECS seconds\n\n"
+		"  --interval SECS   take a checkpoint every SECS seconds\n"
+		"  --proxy ADDR:PORT keep the pod's clients connected through the zap-proxy\n"
+		"                    whose control port this is, across checkpoints and moves\n"
+		"  --key FILE        the proxy's shared key (with --proxy)\n"
+		"  --expose PORT     clients reach the pod's PORT at the same port on the\n"
+		"                    proxy's host (with --proxy; repeat for more ports)\n\n"
 		"Exit status: the program's own; 128+N if signal N killed it; 3 if\n"
 		"'zap checkpoint --kill' stopped it; 127 if it could not be started;\n"
 		"1 or 2 for zap's own errors (see docs/exit-codes.md).\n",
@@ -34,6 +43,9 @@ static int run_exec(int argc, char **argv)
 	const char *pod_arg = NULL;
 	int sig = ZAP_DEFAULT_SIGNAL;
 	double interval = 0;
+	const char *proxy = NULL, *key = NULL;
+	uint16_t ports[ZAP_TUN_MAX_PORTS];
+	int nports = 0;
 	int i = 1;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
@@ -60,6 +72,19 @@ static int run_exec(int argc, char **argv)
 				zap_err("--interval takes a number of seconds, not '%s'", argv[i]);
 				return ZAP_EXIT_USAGE;
 			}
+		} else if (!strcmp(a, "--proxy")) {
+			proxy = argv[++i];
+		} else if (!strcmp(a, "--key")) {
+			key = argv[++i];
+		} else if (!strcmp(a, "--expose")) {
+			char *end;
+			long port = strtol(argv[++i], &end, 10);
+			if (*end || port <= 0 || port > 65535 || nports == ZAP_TUN_MAX_PORTS) {
+				zap_err("--expose takes a port number (at most %d of them), not '%s'",
+					ZAP_TUN_MAX_PORTS, argv[i]);
+				return ZAP_EXIT_USAGE;
+			}
+			ports[nports++] = (uint16_t)port;
 		} else {
 			zap_err("unknown option '%s'", a);
 			return zap_usage(&zap_cmd_run);
@@ -68,6 +93,24 @@ static int run_exec(int argc, char **argv)
 	if (i >= argc)
 		return zap_usage(&zap_cmd_run);
 	char **prog = argv + i;
+	if ((nports || key) && !proxy) {
+		zap_err("--expose and --key go with --proxy");
+		return ZAP_EXIT_USAGE;
+	}
+	if (proxy && !key) {
+		zap_err("--proxy needs --key FILE, the proxy's shared key");
+		return ZAP_EXIT_USAGE;
+	}
+	char proxy_env[600] = "", num[160], hex[2 * ZAP_TUN_TOKEN + 1];
+	if (proxy) {
+		struct sockaddr_storage ss;
+		unsigned len;
+		if (zap_proxy_resolve(proxy, num, sizeof(num), &ss, &len) < 0 || zap_proxy_token(key, hex) < 0)
+			return ZAP_EXIT_USAGE;
+		int n = snprintf(proxy_env, sizeof(proxy_env), "%s/%s/", num, hex);
+		for (int k = 0; k < nports; k++)
+			n += snprintf(proxy_env + n, sizeof(proxy_env) - (size_t)n, "%s%u", k ? "," : "", ports[k]);
+	}
 
 	char preload[PATH_MAX];
 	if (zap_find_preload(preload, sizeof(preload)) < 0)
@@ -87,6 +130,8 @@ static int run_exec(int argc, char **argv)
 	if (zap_pod_create(pod, prog) < 0)
 		return ZAP_EXIT_FAIL;
 	zap_pod_set_signal(pod, sig);
+	if (proxy && zap_proxy_register(pod, num, hex, ports, nports) < 0)
+		return ZAP_EXIT_FAIL;
 
 	int errpipe[2];
 	pid_t child = zap_pod_fork(pod, sig, errpipe);
@@ -100,6 +145,8 @@ static int run_exec(int argc, char **argv)
 		else
 			snprintf(env, sizeof(env), "%s", preload);
 		setenv("LD_PRELOAD", env, 1);
+		if (proxy_env[0])
+			setenv(ZAP_ENV_PROXY, proxy_env, 1);
 		execvp(prog[0], prog);
 		int e = errno;
 		if (write(errpipe[1], &e, sizeof(e)) < 0)

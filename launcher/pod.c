@@ -659,7 +659,7 @@ int zap_pod_wait(const char *pod, pid_t child, double interval_s)
 		if (interval_s > 0) {
 			if (now_s() >= next) {
 				struct zap_result res;
-				if (zap_checkpoint_pod(pod, child, NULL, 0, 600, &res) == 0)
+				if (zap_checkpoint_kept(pod, child, NULL, 0, 600, &res) == 0)
 					fprintf(stderr, "zap: checkpoint of %s written to %s\n", pod, res.image);
 				next = now_s() + interval_s;
 			}

@@ -94,6 +94,16 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill, double timeout_s,
 		       struct zap_result *res);
 
+/* zap-proxy (proxy-client.c): the key's token as hex; HOST:PORT resolved
+ * to a numeric ADDR:PORT; REGISTER (and $pod/proxy written); and a
+ * checkpoint bracketed by FREEZE and THAW when the pod has a proxy. */
+struct sockaddr_storage;
+int zap_proxy_token(const char *key_file, char hex[33]);
+int zap_proxy_resolve(const char *spec, char *num, size_t n, struct sockaddr_storage *ss, unsigned *len);
+int zap_proxy_register(const char *pod, const char *num, const char *hex, const uint16_t *ports, int nports);
+int zap_checkpoint_kept(const char *pod, pid_t pid, const char *out, int kill, double timeout_s,
+			struct zap_result *res);
+
 /* Forks the pod's main process with a close-on-exec pipe from it (pipefd[1]
  * in the child, pipefd[0] here) and the pod's settings in its environment
  * (ZAP_HOME, ZAP_POD, ZAP_SIGNAL).  Child pid, 0 in the child, -1 (said). */

@@ -321,6 +321,7 @@ static void ctl_handle(struct ctl *c)
 				getpeername(fd, (struct sockaddr *)&pod->host, &pod->hostlen);
 				set_port(&pod->host, 0);
 			}
+			c->fd = -1;
 			ctl_free(c, 0);
 			return;
 		}
