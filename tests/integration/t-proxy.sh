@@ -1,0 +1,68 @@
+# zap-proxy keeps a client connected while the pod behind it is
+# checkpointed and restarted: a client streams checked bytes both ways
+# through the proxy to echosum in a pod, across 5 rounds of checkpoint
+# --kill and restart and one checkpoint that lets the pod run on; at the
+# end not one byte was lost or doubled either way, and the program's
+# getpeername named the real client.  One host, loopback addresses.
+. "$(dirname "$0")/lib.sh"
+PROXY=$B/bin/zap-proxy
+[ -x "$PROXY" ] || fail "no $PROXY"
+ROUNDS=${ROUNDS:-5}
+# addresses of our own on loopback: the proxy's and the pod's ports do not meet
+PA=127.0.$((RANDOM % 200 + 30)).$((RANDOM % 200 + 30))
+CP=$((20000 + RANDOM % 20000))
+P=$((CP + 1))
+head -c 32 /dev/urandom > key
+"$PROXY" --listen "$PA:$CP" --key key --hold 60 -v 2> proxy.err &
+proxy=$!
+wait_for "grep -q listening proxy.err" 10 || fail "zap-proxy did not start: $(cat proxy.err)"
+
+# a wrong key is refused
+head -c 32 /dev/urandom > badkey
+"$ZAP" run --pod bad --proxy "$PA:$CP" --key badkey --expose "$P" -- true 2> bad.err &&
+	fail "zap run with a wrong key worked"
+grep -q "wrong key" bad.err || fail "no 'wrong key' from zap run: $(cat bad.err)"
+
+( "$ZAP" run --pod es --proxy "$PA:$CP" --key key --expose "$P" -- \
+	"$PROGS/echosum" "127.0.0.1:$P" "$T/report" | cat > es.0 ) 2> es.run.err &
+wait_for "grep -q listening es.0" 10 || fail "echosum did not start: $(cat es.run.err)"
+wait_for "grep -q 'port $P open' proxy.err" 10 || fail "the proxy did not open port $P"
+
+"$PROGS/streamclient" --rate 20 --stop "$T/stop" "$PA:$P" > client.out 2> client.err &
+client=$!
+wait_for "grep -q 'resumed\|tunnel' proxy.err || grep -q local client.out" 10 || fail "client did not connect"
+sleep 1
+
+resumed() { grep -c 'resumed' proxy.err; }
+for i in $(seq 1 "$ROUNDS"); do
+	before=$(resumed)
+	timeout 60 "$ZAP" checkpoint --kill es > "ck.$i.out" 2> "ck.$i.err" ||
+		fail "checkpoint --kill $i failed: $(cat ck.$i.err)"
+	kill -0 $client 2> /dev/null || fail "the client ended during checkpoint $i: $(cat client.out)"
+	( timeout 120 "$ZAP" restart "$ZAP_HOME/pods/es/image" | cat > "es.$i" ) 2> "es.$i.err" &
+	wait_for "[ \$(resumed) -gt $before ]" 30 || fail "round $i: the tunnel did not resume: $(tail -5 proxy.err)"
+	sleep 1
+	kill -0 $client 2> /dev/null || fail "the client ended after restart $i: $(cat client.out)"
+done
+
+# a checkpoint that lets the pod run on: FREEZE, checkpoint, THAW
+thawed=$(grep -c 'thawed,' proxy.err)
+timeout 60 "$ZAP" checkpoint es > ck.live.out 2> ck.live.err || fail "checkpoint failed: $(cat ck.live.err)"
+wait_for "[ \$(grep -c 'thawed,' proxy.err) -gt $thawed ]" 10 || fail "the pod was not thawed: $(tail -3 proxy.err)"
+sleep 1
+
+touch "$T/stop"
+wait_for "grep -q ' ok\|error\|MISMATCH' client.out" 60 || fail "the client did not finish: $(cat client.out)"
+wait $client || fail "client: $(tail -1 client.out)"
+wait_for "[ -s $T/report ]" 10 || fail "echosum wrote no report"
+note "client: $(tail -1 client.out)"
+note "server: $(cat report)"
+grep -q ' ok$' report || fail "echosum: $(cat report)"
+read -r _ sent _ received _ < <(tail -1 client.out)
+grep -q "received $sent sent $received ok" report ||
+	fail "byte counts differ: client sent $sent received $received; server: $(cat report)"
+local_addr=$(sed -n 's/^local //p' client.out)
+grep -q "^peer $local_addr " report || fail "getpeername gave $(cut -d' ' -f2 report), the client is $local_addr"
+[ "$(resumed)" -ge "$ROUNDS" ] || fail "only $(resumed) resumes"
+note "$ROUNDS restarts and one live checkpoint mid-stream, no byte lost or doubled"
+kill $proxy; wait $proxy 2> /dev/null
