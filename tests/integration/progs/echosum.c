@@ -3,6 +3,7 @@
  * (STREAM_DOWN) until the client's EOF, then writes a report and closes.
  *   echosum [--echo] [--once] ADDR:PORT REPORT
  * --echo: send back what it reads instead (for latency), no checks.
+ * --raw: no stream and no checks, only bytes (for throughput).
  * The report: "peer ADDR:PORT received N sent M ok" or "... MISMATCH at N". */
 #include "stream.h"
 
@@ -17,6 +18,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+static int raw;
 
 static int serve(int c, const char *report, int echo)
 {
@@ -35,7 +38,8 @@ static int serve(int c, const char *report, int echo)
 	}
 	while (!eof || (echo && out_len > out_off)) {
 		if (!echo && out_off == out_len) {
-			stream_fill(STREAM_DOWN, tx, out, sizeof(out));
+			if (!raw)
+				stream_fill(STREAM_DOWN, tx, out, sizeof(out));
 			out_len = sizeof(out);
 			out_off = 0;
 		}
@@ -50,7 +54,7 @@ static int serve(int c, const char *report, int echo)
 				memcpy(out, in, (size_t)n);
 				out_len = (size_t)n;
 				out_off = 0;
-			} else if (bad == UINT64_MAX) {
+			} else if (bad == UINT64_MAX && !raw) {
 				size_t at = stream_check(STREAM_UP, rx, in, (size_t)n);
 				if (at < (size_t)n)
 					bad = rx + at;
@@ -94,9 +98,11 @@ int main(int argc, char **argv)
 			echo = 1;
 		else if (!strcmp(argv[i], "--once"))
 			once = 1;
+		else if (!strcmp(argv[i], "--raw"))
+			raw = 1;
 	}
 	if (argc - i != 2) {
-		fprintf(stderr, "usage: echosum [--echo] [--once] ADDR:PORT REPORT\n");
+		fprintf(stderr, "usage: echosum [--echo] [--raw] [--once] ADDR:PORT REPORT\n");
 		return 2;
 	}
 	struct sockaddr_in a;

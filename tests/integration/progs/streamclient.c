@@ -3,6 +3,7 @@
  * stop; then half-closes and reads to the server's EOF.
  *   streamclient [--rate MB/s] [--stop FILE] [--seconds S] ADDR:PORT
  *   streamclient --pingpong N ADDR:PORT      (against echosum --echo)
+ *   --raw: bytes only, no stream checks (for throughput, against echosum --raw)
  * Prints "local ADDR:PORT" first, then one result line; exits 0 only if no
  * error, no early EOF and no mismatch. */
 #include "stream.h"
@@ -55,9 +56,12 @@ int main(int argc, char **argv)
 	double rate = 0, seconds = 0;
 	const char *stop = NULL;
 	long pp = 0;
-	int i = 1;
+	int i = 1, raw = 0;
 	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
-		if (!strcmp(argv[i], "--rate"))
+		if (!strcmp(argv[i], "--raw")) {
+			raw = 1;
+			i--;
+		} else if (!strcmp(argv[i], "--rate"))
 			rate = atof(argv[i + 1]) * 1e6;
 		else if (!strcmp(argv[i], "--stop"))
 			stop = argv[i + 1];
@@ -116,7 +120,7 @@ int main(int argc, char **argv)
 			return 1;
 		ssize_t n = read(c, in, sizeof(in));
 		if (n > 0) {
-			size_t at = stream_check(STREAM_DOWN, rx, in, (size_t)n);
+			size_t at = raw ? (size_t)n : stream_check(STREAM_DOWN, rx, in, (size_t)n);
 			if (at < (size_t)n) {
 				printf("MISMATCH in the server's stream at byte %llu\n",
 				       (unsigned long long)(rx + at));
@@ -140,7 +144,8 @@ int main(int argc, char **argv)
 		}
 		if (may_send) {
 			size_t want = sizeof(out);
-			stream_fill(STREAM_UP, tx, out, want);
+			if (!raw)
+				stream_fill(STREAM_UP, tx, out, want);
 			n = write(c, out, want);
 			if (n > 0) {
 				tx += (uint64_t)n;
