@@ -47,6 +47,8 @@ struct tun {
 	struct tun_end ce, pe;
 	struct buf pre;        /* header or reply for the pod side, not counted */
 	struct buf c2p, p2c;   /* waiting to be written to the pod / to the client */
+	int pp[2];             /* pod -> client through a pipe (splice), before p2c */
+	size_t pplen, ppcap;   /* bytes in it, its size */
 	uint64_t sent;         /* stream bytes written to the pod side */
 	uint64_t received;     /* stream bytes read from the pod side */
 	uint8_t *ring;         /* the last px_opts.ring bytes sent, at offset sent % ring */

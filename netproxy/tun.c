@@ -16,6 +16,7 @@
 #include "proxy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -27,6 +28,8 @@
 #define FROZEN_BUF_MAX (64u << 20) /* the pod's send queue, drained while frozen */
 #define CONNECT_TIMEOUT_S 10.0
 #define POD_SNDBUF (1 << 20)       /* bounds what the ring must hold (docs) */
+#define PIPE_SIZE (1 << 20)
+#define NO_PIPE (-2)
 
 static struct tun *tuns;
 static uint64_t next_id;
@@ -166,6 +169,9 @@ static void tun_close(struct tun *t, const char *why)
 		       (unsigned long long)t->sent, (unsigned long long)t->received);
 	close_fd(&t->cfd);
 	close_fd(&t->pfd);
+	for (int i = 0; i < 2; i++)
+		if (t->pp[i] >= 0)
+			close(t->pp[i]);
 	buf_free(&t->pre);
 	buf_free(&t->c2p);
 	buf_free(&t->p2c);
@@ -201,7 +207,7 @@ static int tun_update(struct tun *t)
 		shutdown(t->pfd, SHUT_WR);
 		t->p_shut = 1;
 	}
-	if (t->cfd >= 0 && t->p_eof && !t->p2c.len && !t->c_shut) {
+	if (t->cfd >= 0 && t->p_eof && !t->p2c.len && !t->pplen && !t->c_shut) {
 		shutdown(t->cfd, SHUT_WR);
 		t->c_shut = 1;
 	}
@@ -213,7 +219,7 @@ static int tun_update(struct tun *t)
 		int m = 0;
 		if (!t->c_eof && !t->frozen && t->c2p.len < px_opts.buf)
 			m |= ZL_READ;
-		if (t->p2c.len)
+		if (t->p2c.len || t->pplen)
 			m |= ZL_WRITE;
 		zl_mask(px_loop, t->cfd, m);
 	}
@@ -222,8 +228,8 @@ static int tun_update(struct tun *t)
 		if (t->connecting) {
 			m = ZL_WRITE;
 		} else {
-			size_t max = t->frozen ? FROZEN_BUF_MAX : px_opts.buf;
-			if (!t->p_eof && t->p2c.len < max)
+			if (!t->p_eof && (t->frozen ? t->p2c.len < FROZEN_BUF_MAX
+				     : t->p2c.len ? t->p2c.len < px_opts.buf : t->pp[0] < 0 || t->pplen < t->ppcap))
 				m |= ZL_READ;
 			if (!t->frozen && (t->pre.len || t->c2p.len))
 				m |= ZL_WRITE;
@@ -265,6 +271,7 @@ struct tun *tun_open(struct pod *pod, int cfd, const struct sockaddr *pod_addr, 
 	t->id = ++next_id;
 	t->pod = pod;
 	t->cfd = cfd;
+	t->pp[0] = t->pp[1] = -1;
 	t->ce = (struct tun_end){t, 0};
 	t->pe = (struct tun_end){t, 1};
 	t->calen = sizeof(t->caddr);
@@ -326,8 +333,42 @@ static int pod_write(struct tun *t)
 	return 0;
 }
 
+/* The pod side's bytes through the pipe: spliced, not copied.  Only when
+ * nothing waits in p2c, so that the bytes keep their order. */
+static long pipe_read(struct tun *t)
+{
+	if (t->pp[0] == -1) {
+		if (pipe2(t->pp, O_NONBLOCK | O_CLOEXEC) < 0) {
+			t->pp[0] = t->pp[1] = NO_PIPE;
+			return -EAGAIN;
+		}
+		fcntl(t->pp[1], F_SETPIPE_SZ, PIPE_SIZE);
+		long sz = fcntl(t->pp[1], F_GETPIPE_SZ);
+		t->ppcap = sz > 0 ? (size_t)sz : 65536;
+	}
+	if (t->pplen >= t->ppcap)
+		return -EAGAIN;
+	ssize_t n = splice(t->pfd, NULL, t->pp[1], NULL, t->ppcap - t->pplen, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+	if (n < 0)
+		return -errno;
+	t->pplen += (size_t)n;
+	return n;
+}
+
 static int client_write(struct tun *t)
 {
+	while (t->cfd >= 0 && t->pplen) {
+		ssize_t n = splice(t->pp[0], NULL, t->cfd, NULL, t->pplen, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n <= 0) {
+			tun_close(t, "client went away");
+			return -1;
+		}
+		t->pplen -= (size_t)n;
+	}
 	while (t->cfd >= 0 && t->p2c.len) {
 		ssize_t n = write(t->cfd, t->p2c.p + t->p2c.off, t->p2c.len);
 		if (n < 0 && errno == EINTR)
@@ -395,8 +436,11 @@ static void pod_ev(struct zl *l, int fd, void *data, int mask)
 		t->connecting = 0;
 	}
 	if (mask & ZL_READ) {
-		size_t max = t->frozen ? FROZEN_BUF_MAX : px_opts.buf;
-		long n = buf_read(t->pfd, &t->p2c, max);
+		long n = -EAGAIN;
+		if (!t->frozen && !t->p2c.len && t->pp[0] != NO_PIPE)
+			n = pipe_read(t);
+		if (n == -EAGAIN && (t->frozen || t->p2c.len || t->pp[0] == NO_PIPE))
+			n = buf_read(t->pfd, &t->p2c, t->frozen ? FROZEN_BUF_MAX : px_opts.buf);
 		if (n > 0) {
 			t->received += (uint64_t)n;
 		} else if (n == 0 || (n != -EAGAIN && n != -EINTR)) {
