@@ -4,6 +4,7 @@
  *   echosum [--echo] [--once] ADDR:PORT REPORT
  * --echo: send back what it reads instead (for latency), no checks.
  * --raw: no stream and no checks, only bytes (for throughput).
+ * --sink: only read (--raw, for throughput one way).
  * The report: "peer ADDR:PORT received N sent M ok" or "... MISMATCH at N". */
 #include "stream.h"
 
@@ -19,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int raw;
+static int raw, sink;
 
 static int serve(int c, const char *report, int echo)
 {
@@ -37,7 +38,7 @@ static int serve(int c, const char *report, int echo)
 		snprintf(who, sizeof(who), "%s:%u", a, ntohs(peer.sin_port));
 	}
 	while (!eof || (echo && out_len > out_off)) {
-		if (!echo && out_off == out_len) {
+		if (!echo && !sink && out_off == out_len) {
 			if (!raw)
 				stream_fill(STREAM_DOWN, tx, out, sizeof(out));
 			out_len = sizeof(out);
@@ -100,9 +101,11 @@ int main(int argc, char **argv)
 			once = 1;
 		else if (!strcmp(argv[i], "--raw"))
 			raw = 1;
+		else if (!strcmp(argv[i], "--sink"))
+			sink = raw = 1;
 	}
 	if (argc - i != 2) {
-		fprintf(stderr, "usage: echosum [--echo] [--raw] [--once] ADDR:PORT REPORT\n");
+		fprintf(stderr, "usage: echosum [--echo] [--raw|--sink] [--once] ADDR:PORT REPORT\n");
 		return 2;
 	}
 	struct sockaddr_in a;

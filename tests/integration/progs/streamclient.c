@@ -3,7 +3,8 @@
  * stop; then half-closes and reads to the server's EOF.
  *   streamclient [--rate MB/s] [--stop FILE] [--seconds S] ADDR:PORT
  *   streamclient --pingpong N ADDR:PORT      (against echosum --echo)
- *   --raw: bytes only, no stream checks (for throughput, against echosum --raw)
+ *   --raw: bytes only, no stream checks (for throughput, against echosum --raw
+ *   or, to send only, --sink); --down: --raw, and only receive
  * Prints "local ADDR:PORT" first, then one result line; exits 0 only if no
  * error, no early EOF and no mismatch. */
 #include "stream.h"
@@ -56,10 +57,11 @@ int main(int argc, char **argv)
 	double rate = 0, seconds = 0;
 	const char *stop = NULL;
 	long pp = 0;
-	int i = 1, raw = 0;
+	int i = 1, raw = 0, down = 0;
 	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
-		if (!strcmp(argv[i], "--raw")) {
+		if (!strcmp(argv[i], "--raw") || !strcmp(argv[i], "--down")) {
 			raw = 1;
+			down |= argv[i][2] == 'd';
 			i--;
 		} else if (!strcmp(argv[i], "--rate"))
 			rate = atof(argv[i + 1]) * 1e6;
@@ -114,7 +116,7 @@ int main(int argc, char **argv)
 			       (unsigned long long)tx, (unsigned long long)rx);
 			return 1;
 		}
-		int may_send = !done_sending && (rate <= 0 || (double)tx < rate * (t - t0));
+		int may_send = !done_sending && !down && (rate <= 0 || (double)tx < rate * (t - t0));
 		struct pollfd p = {c, POLLIN | (may_send ? POLLOUT : 0), 0};
 		if (poll(&p, 1, may_send || rate <= 0 ? 100 : 2) < 0 && errno != EINTR)
 			return 1;
