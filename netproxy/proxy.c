@@ -328,6 +328,15 @@ static void ctl_handle(struct ctl *c)
 		px_log("RESUME of tunnel %llu refused: %s", (unsigned long long)m->id, strerror(rc));
 		break;
 	}
+	case ZAP_TUN_CONNECT:
+		pod = pod_find(m->name);
+		rc = pod ? tun_dial(pod, c->fd, m) : ENOENT;
+		if (rc == 0) { /* the tunnel answers once the destination does */
+			c->fd = -1;
+			ctl_free(c, 0);
+			return;
+		}
+		break;
 	default:
 		rc = EOPNOTSUPP;
 	}

@@ -53,6 +53,7 @@ struct tun {
 	uint64_t received;     /* stream bytes read from the pod side */
 	uint8_t *ring;         /* the last px_opts.ring bytes sent, at offset sent % ring */
 	int connecting;        /* pod side: a connect in progress */
+	int dialing;           /* outbound: the connect to the destination in progress */
 	int frozen;
 	int c_eof, p_eof;      /* that side sent FIN */
 	int c_shut, p_shut;    /* we shut down writing to that side */
@@ -64,6 +65,9 @@ struct tun {
 
 /* tun.c */
 struct tun *tun_open(struct pod *pod, int cfd, const struct sockaddr *pod_addr, socklen_t len);
+/* An outbound tunnel: fd (the pod's CONNECT) to the destination m->addr.
+ * 0 and fd is the tunnel's, or an errno value. */
+int tun_dial(struct pod *pod, int fd, const struct zap_tun_msg *m);
 struct tun *tun_find(uint64_t id);
 void tun_freeze_pod(struct pod *pod, int frozen);
 /* A RESUME on fd: 0 and fd belongs to the tunnel, or an errno value. */

@@ -35,6 +35,9 @@ static struct tun *tuns;
 static uint64_t next_id;
 
 static void client_ev(struct zl *l, int fd, void *data, int mask);
+static void dial_done(struct tun *t);
+static void dial_failed(struct tun *t, int err);
+static int pod_write(struct tun *t);
 static void pod_ev(struct zl *l, int fd, void *data, int mask);
 
 /* ---- buffers ---- */
@@ -215,6 +218,11 @@ static int tun_update(struct tun *t)
 		tun_close(t, "both sides done");
 		return 0;
 	}
+	if (t->dialing) {
+		zl_mask(px_loop, t->cfd, ZL_WRITE);
+		zl_mask(px_loop, t->pfd, 0);
+		return 1;
+	}
 	if (t->cfd >= 0) {
 		int m = 0;
 		if (!t->c_eof && !t->frozen && t->c2p.len < px_opts.buf)
@@ -258,28 +266,36 @@ static void header(struct zap_tun_msg *m, int type, const struct tun *t)
 	snprintf(m->name, sizeof(m->name), "%s", t->pod->name);
 }
 
-struct tun *tun_open(struct pod *pod, int cfd, const struct sockaddr *pod_addr, socklen_t len)
+static struct tun *tun_new(struct pod *pod, int cfd, int pfd)
 {
 	struct tun *t = calloc(1, sizeof(*t));
-	if (!t) {
-		close(cfd);
+	if (!t)
 		return NULL;
-	}
-	if (!next_id) { /* ids from a clock, so a restarted proxy does not reuse them */
+	if (!next_id) /* ids from a clock, so a restarted proxy does not reuse them */
 		next_id = (uint64_t)(zl_now() * 1000) << 20;
-	}
 	t->id = ++next_id;
 	t->pod = pod;
 	t->cfd = cfd;
+	t->pfd = pfd;
 	t->pp[0] = t->pp[1] = -1;
 	t->ce = (struct tun_end){t, 0};
 	t->pe = (struct tun_end){t, 1};
-	t->calen = sizeof(t->caddr);
-	getpeername(cfd, (struct sockaddr *)&t->caddr, &t->calen);
 	t->next = tuns;
 	if (tuns)
 		tuns->prev = t;
 	tuns = t;
+	return t;
+}
+
+struct tun *tun_open(struct pod *pod, int cfd, const struct sockaddr *pod_addr, socklen_t len)
+{
+	struct tun *t = tun_new(pod, cfd, -1);
+	if (!t) {
+		close(cfd);
+		return NULL;
+	}
+	t->calen = sizeof(t->caddr);
+	getpeername(cfd, (struct sockaddr *)&t->caddr, &t->calen);
 	px_nonblock(cfd);
 	set_sockopts(cfd, 0);
 	struct zap_tun_msg m;
@@ -306,6 +322,79 @@ struct tun *tun_open(struct pod *pod, int cfd, const struct sockaddr *pod_addr, 
 	}
 	tun_update(t);
 	return t;
+}
+
+/* ---- outbound: the pod's connect() to an outside address ---- */
+
+static void dial_reply(struct tun *t, int status)
+{
+	struct zap_tun_msg r;
+	header(&r, ZAP_TUN_REPLY, t);
+	r.status = status;
+	buf_add(&t->pre, &r, sizeof(r));
+}
+
+static void dial_failed(struct tun *t, int err)
+{
+	struct zap_tun_msg r;
+	header(&r, ZAP_TUN_REPLY, t);
+	r.status = err;
+	/* a fresh connection takes 184 bytes at once */
+	if (write(t->pfd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		px_log("pod %s: cannot say the connect failed: %s", t->pod->name, strerror(errno));
+	tun_close(t, err == ETIMEDOUT ? "destination did not answer" : "destination refused");
+}
+
+static void dial_done(struct tun *t)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	getsockopt(t->cfd, SOL_SOCKET, SO_ERROR, &err, &len);
+	if (err) {
+		dial_failed(t, err);
+		return;
+	}
+	t->dialing = 0;
+	dial_reply(t, 0);
+	if (pod_write(t) == 0)
+		tun_update(t);
+}
+
+int tun_dial(struct pod *pod, int fd, const struct zap_tun_msg *m)
+{
+	const struct sockaddr *to = (const struct sockaddr *)m->addr;
+	if (m->addrlen < sizeof(struct sockaddr_in) || m->addrlen > sizeof(m->addr) ||
+	    (to->sa_family != AF_INET && to->sa_family != AF_INET6))
+		return EINVAL;
+	int c = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c < 0)
+		return errno;
+	if (connect(c, to, m->addrlen) < 0 && errno != EINPROGRESS) {
+		int e = errno;
+		close(c);
+		return e;
+	}
+	struct tun *t = tun_new(pod, c, fd);
+	if (!t) {
+		close(c);
+		return ENOMEM;
+	}
+	t->calen = m->addrlen;
+	memcpy(&t->caddr, m->addr, m->addrlen);
+	t->dialing = 1;
+	t->deadline = zl_now() + CONNECT_TIMEOUT_S;
+	px_nonblock(fd);
+	set_sockopts(fd, 1);
+	set_sockopts(c, 0);
+	if (zl_watch(px_loop, c, ZL_WRITE, client_ev, &t->ce) < 0 ||
+	    zl_watch(px_loop, fd, 0, pod_ev, &t->pe) < 0) {
+		t->pfd = -1; /* the caller still owns fd */
+		tun_close(t, "!cannot watch");
+		return ENOMEM;
+	}
+	if (px_opts.verbose)
+		px_log("tunnel %llu of pod %s: outbound", (unsigned long long)t->id, pod->name);
+	return 0;
 }
 
 /* ---- forwarding ---- */
@@ -389,6 +478,11 @@ static void client_ev(struct zl *l, int fd, void *data, int mask)
 	(void)l;
 	(void)fd;
 	struct tun *t = ((struct tun_end *)data)->t;
+	if (t->dialing) {
+		if (mask & ZL_WRITE)
+			dial_done(t);
+		return;
+	}
 	if (mask & ZL_READ) {
 		if (t->frozen || t->c_eof) {
 			/* an error or hang-up while we are not reading: a client
@@ -551,6 +645,8 @@ void tun_tick(double now)
 		next = t->next;
 		if (t->connecting && now > t->deadline)
 			tun_close(t, "!the pod did not answer");
+		else if (t->dialing && now > t->deadline)
+			dial_failed(t, ETIMEDOUT);
 		else if (t->pfd < 0 && now > t->deadline)
 			tun_close(t, "!the pod did not come back (--hold)");
 	}

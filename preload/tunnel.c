@@ -63,9 +63,13 @@ static struct {
 	int nports;
 	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
 	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
 	struct tfd t[MAX_TUNNELS];
 	int nt; /* slots used so far */
 } tn;
+
+static long tcp_info(int fd, struct tcp_info *ti);
+static void msg_init(struct zap_tun_msg *m, int type);
 
 static int hexval(char c)
 {
@@ -133,6 +137,7 @@ __attribute__((constructor)) static void tunnel_init(void)
 		tn.t[i].fd = -1;
 	tn.accept4 = dlsym(RTLD_NEXT, "accept4");
 	tn.getpeername = dlsym(RTLD_NEXT, "getpeername");
+	tn.connect = dlsym(RTLD_NEXT, "connect");
 	const char *v = getenv(ZAP_ENV_PROXY);
 	if (v && *v)
 		parse_env(v);
@@ -200,7 +205,7 @@ static int read_open(int c, struct zap_tun_msg *m)
 	return recv(c, m, sizeof(*m), MSG_WAITALL) == (ssize_t)sizeof(*m);
 }
 
-static void remember(int c, const struct zap_tun_msg *m)
+static void remember(int c, const struct zap_tun_msg *m, uint64_t hdr_in, uint64_t hdr_out)
 {
 	struct tfd *e = NULL;
 	for (int i = 0; i < tn.nt && !e; i++)
@@ -214,7 +219,8 @@ static void remember(int c, const struct zap_tun_msg *m)
 	e->fd = c;
 	e->ino = ino_of(c);
 	e->id = m->id;
-	e->hdr_in = sizeof(*m);
+	e->hdr_in = hdr_in;
+	e->hdr_out = hdr_out;
 	e->peerlen = m->addrlen <= sizeof(e->peer) ? m->addrlen : 0;
 	memcpy(e->peer, m->addr, e->peerlen);
 	int rcv = TUN_RCVBUF;
@@ -239,7 +245,7 @@ ZAP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	int saved = errno;
 	struct zap_tun_msg m;
 	if (read_open(c, &m)) {
-		remember(c, &m);
+		remember(c, &m, sizeof(m), 0);
 		struct tfd *e = find(c);
 		if (e)
 			fill_addr(e, addr, len);
@@ -260,6 +266,121 @@ ZAP_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 	if (!tn.getpeername)
 		return errno = ENOSYS, -1;
 	return tn.getpeername(fd, addr, len);
+}
+
+/* ---- outbound: connect() to an outside address goes through the proxy ---- */
+
+/* Loopback stays direct; every other address (this host's own included:
+ * after a move it is another host's) goes through the proxy. */
+static int outside(const struct sockaddr *a, socklen_t len)
+{
+	if (a->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *s = (const void *)a;
+		uint32_t ip = ntohl(s->sin_addr.s_addr);
+		return (ip >> 24) != 127 && ip != 0 &&
+		       !(tn.proxy.ss_family == AF_INET && !memcmp(a, &tn.proxy, sizeof(*s)));
+	}
+	if (a->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *s = (const void *)a;
+		if (IN6_IS_ADDR_LOOPBACK(&s->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr))
+			return 0;
+		if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr) && s->sin6_addr.s6_addr[12] == 127)
+			return 0;
+		return !(tn.proxy.ss_family == AF_INET6 && !memcmp(&s->sin6_addr,
+			 &((struct sockaddr_in6 *)&tn.proxy)->sin6_addr, 16) && s->sin6_port ==
+			 ((struct sockaddr_in6 *)&tn.proxy)->sin6_port);
+	}
+	return 0;
+}
+
+static int is_tcp(int fd)
+{
+	int type = 0, proto = 0;
+	socklen_t l1 = sizeof(type), l2 = sizeof(proto);
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l1) == 0 && type == SOCK_STREAM &&
+	       getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l2) == 0 && proto == IPPROTO_TCP;
+}
+
+/* Waits (bounded) for fd to be ready for events; 0 or an errno value. */
+static int wait_fd(int fd, short events, int ms)
+{
+	struct pollfd p = {fd, events, 0};
+	for (;;) {
+		int n = poll(&p, 1, ms);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return ETIMEDOUT;
+		if (errno != EINTR)
+			return errno;
+	}
+}
+
+/* fd connects to the proxy and asks it for dest: 0, or an errno value. */
+static int dial(int fd, const struct sockaddr *dest, socklen_t len)
+{
+	struct zap_tun_msg m, r;
+	msg_init(&m, ZAP_TUN_CONNECT);
+	m.addrlen = len <= sizeof(m.addr) ? (uint32_t)len : 0;
+	memcpy(m.addr, dest, m.addrlen);
+	int e = 0;
+	socklen_t el = sizeof(e);
+	if (tn.connect(fd, (struct sockaddr *)&tn.proxy, tn.proxylen) < 0) {
+		if (errno != EINPROGRESS)
+			return ECONNREFUSED; /* no proxy: as if the destination refused */
+		if ((e = wait_fd(fd, POLLOUT, RESUME_TIMEOUT_S * 1000)) != 0)
+			return e;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e)
+			return ECONNREFUSED;
+	}
+	for (size_t done = 0; done < sizeof(m);) {
+		ssize_t n = send(fd, (char *)&m + done, sizeof(m) - done, MSG_NOSIGNAL);
+		if (n > 0)
+			done += (size_t)n;
+		else if (n < 0 && errno == EAGAIN && (e = wait_fd(fd, POLLOUT, RESUME_TIMEOUT_S * 1000)) != 0)
+			return e;
+		else if (n <= 0 && errno != EAGAIN && errno != EINTR)
+			return ECONNREFUSED;
+	}
+	/* the proxy answers once the destination has (its own bound: 10 s) */
+	for (size_t done = 0; done < sizeof(r);) {
+		ssize_t n = recv(fd, (char *)&r + done, sizeof(r) - done, 0);
+		if (n > 0)
+			done += (size_t)n;
+		else if (n < 0 && errno == EAGAIN && (e = wait_fd(fd, POLLIN, 3 * RESUME_TIMEOUT_S * 1000)) != 0)
+			return e;
+		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return ECONNREFUSED;
+	}
+	if (r.magic != ZAP_TUN_MAGIC || r.type != ZAP_TUN_REPLY)
+		return EPROTO;
+	if (r.status)
+		return r.status;
+	struct tcp_info ti;
+	uint64_t acked = tcp_info(fd, &ti) == 0 ? ti.tcpi_bytes_acked : sizeof(m) + 1;
+	memcpy(r.addr, dest, m.addrlen);
+	r.addrlen = m.addrlen;
+	remember(fd, &r, sizeof(r), acked);
+	return 0;
+}
+
+ZAP_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	if (!tn.connect)
+		return errno = ENOSYS, -1;
+	if (!tn.on || !addr || !outside(addr, len) || !is_tcp(fd))
+		return tn.connect(fd, addr, len);
+	/* done here at once, even for a non-blocking socket (then connect
+	 * returns 0, which POSIX allows), bounded in time */
+	int fl = fcntl(fd, F_GETFL);
+	int saved = errno;
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	int e = dial(fd, addr, len);
+	fcntl(fd, F_SETFL, fl);
+	if (e)
+		return errno = e, -1;
+	errno = saved;
+	return 0;
 }
 
 /* ---- checkpoint: every thread stopped, raw system calls only ---- */
