@@ -436,3 +436,5 @@ echo
 # the pod benchmark bounds each of its steps and cleans up after itself; the
 # overall bound leaves it time to do so before the watchdog
 timeout 240 sh "$ROOT/bench/pod.sh" || echo "pod benchmark failed"
+echo
+timeout 180 sh "$ROOT/bench/proxy.sh" || echo "proxy benchmark failed"

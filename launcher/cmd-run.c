@@ -132,6 +132,8 @@ static int run_exec(int argc, char **argv)
 	zap_pod_set_signal(pod, sig);
 	if (proxy && zap_proxy_register(pod, num, hex, ports, nports) < 0)
 		return ZAP_EXIT_FAIL;
+	if (!proxy)
+		zap_proxy_forget(pod); /* an earlier pod of that name had one */
 
 	int errpipe[2];
 	pid_t child = zap_pod_fork(pod, sig, errpipe);

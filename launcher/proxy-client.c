@@ -165,6 +165,15 @@ int zap_proxy_register(const char *pod, const char *num, const char *hex, const 
 	return 0;
 }
 
+void zap_proxy_forget(const char *pod)
+{
+	char path[PATH_MAX];
+	zap_pod_dir(pod, path, sizeof(path));
+	size_t n = strlen(path);
+	snprintf(path + n, sizeof(path) - n, "/%s", ZAP_POD_PROXY);
+	unlink(path);
+}
+
 /* FREEZE or THAW, when the pod was started with --proxy: 1 done, 0 not a
  * proxy pod, -1 failed (said). */
 static int freeze(const char *pod, int type)

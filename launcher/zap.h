@@ -101,6 +101,7 @@ struct sockaddr_storage;
 int zap_proxy_token(const char *key_file, char hex[33]);
 int zap_proxy_resolve(const char *spec, char *num, size_t n, struct sockaddr_storage *ss, unsigned *len);
 int zap_proxy_register(const char *pod, const char *num, const char *hex, const uint16_t *ports, int nports);
+void zap_proxy_forget(const char *pod); /* removes $pod/proxy */
 int zap_checkpoint_kept(const char *pod, pid_t pid, const char *out, int kill, double timeout_s,
 			struct zap_result *res);
 
