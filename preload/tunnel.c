@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
@@ -40,6 +41,8 @@
 #define DRAIN_NS (5ull * 1000000000ull)
 #define TUN_RCVBUF (1 << 20) /* bounds what the proxy's ring must hold */
 #define RESUME_TIMEOUT_S 10
+#define MAX_EPOLL_REGS 4
+#define FDINFO_MAX (4u << 20) /* an epoll fd's fdinfo: ~100 bytes per target */
 
 struct tfd {
 	int fd;                 /* -1: free slot */
@@ -50,6 +53,14 @@ struct tfd {
 	uint64_t off_in, hdr_in, off_out, hdr_out;
 	uint64_t consumed, written; /* at the last checkpoint */
 	int saved, lossy, flags, cloexec;
+	/* the epoll sets that watch it (the restorer cannot add the old
+	 * socket to them: it comes back as /dev/null); put back after RESUME */
+	struct ep_reg {
+		int epfd;
+		uint32_t events;
+		uint64_t data;
+	} ep[MAX_EPOLL_REGS];
+	int nep;
 	uint32_t peerlen;
 	uint8_t peer[28];
 };
@@ -392,6 +403,107 @@ static long tcp_info(int fd, struct tcp_info *ti)
 	return zsys5(SYS_getsockopt, fd, IPPROTO_TCP, TCP_INFO, ti, &len);
 }
 
+/* ---- epoll sets that watch a tunnel, from /proc/self/fdinfo ---- */
+
+static uint64_t parse_num(const char **p, int base)
+{
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+	uint64_t v = 0;
+	for (;; (*p)++) {
+		int d = **p >= '0' && **p <= '9' ? **p - '0' : base == 16 && **p >= 'a' && **p <= 'f' ? **p - 'a' + 10 : -1;
+		if (d < 0)
+			return v;
+		v = v * (uint64_t)base + (uint64_t)d;
+	}
+}
+
+static const char *after(const char *s, const char *end, const char *key)
+{
+	size_t k = strlen(key);
+	for (; s + k <= end; s++)
+		if (!memcmp(s, key, k))
+			return s + k;
+	return NULL;
+}
+
+/* "tfd: N events: E data: D  pos:P ino:I sdev:S" lines of epoll fd epfd */
+static void note_epoll(int epfd, char *buf, size_t cap)
+{
+	char path[64];
+	zap_fmt(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
+	long fd = z_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	long n = 0, r;
+	while ((size_t)n < cap && (r = z_read((int)fd, buf + n, cap - (size_t)n)) > 0)
+		n += r;
+	z_close((int)fd);
+	const char *end = buf + (n > 0 ? n : 0);
+	for (const char *line = buf; line < end;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		if (!nl)
+			nl = end;
+		const char *p = line[0] == 't' ? after(line, nl, "tfd:") : NULL;
+		if (p) {
+			int tfd = (int)parse_num(&p, 10);
+			const char *q = after(p, nl, "events:"), *d = after(p, nl, "data:"), *i = after(p, nl, "ino:");
+			uint32_t events = q ? (uint32_t)parse_num(&q, 16) : 0;
+			uint64_t data = d ? parse_num(&d, 16) : 0, ino = i ? parse_num(&i, 16) : 0;
+			for (int k = 0; k < tn.nt; k++) {
+				struct tfd *e = &tn.t[k];
+				if (e->fd == tfd && e->ino == ino && e->nep < MAX_EPOLL_REGS)
+					e->ep[e->nep++] = (struct ep_reg){epfd, events, data};
+			}
+		}
+		line = nl + 1;
+	}
+}
+
+struct ep_scan {
+	char *buf;
+	size_t cap;
+};
+
+static int scan_fd(int dfd, const char *name, void *arg)
+{
+	(void)dfd;
+	struct ep_scan *sc = arg;
+	char path[64], link[64];
+	zap_fmt(path, sizeof(path), "/proc/self/fd/%s", name);
+	long n = z_readlink(path, link, sizeof(link) - 1);
+	if (n > 0) {
+		link[n] = 0;
+		const char *p = name;
+		if (!strcmp(link, "anon_inode:[eventpoll]"))
+			note_epoll((int)zap_parse_dec(&p), sc->buf, sc->cap);
+	}
+	return 0;
+}
+
+static void find_epoll_regs(void)
+{
+	for (int i = 0; i < tn.nt; i++)
+		tn.t[i].nep = 0;
+	long buf = z_mmap(0, FDINFO_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf < 0 && buf > -4096)
+		return;
+	struct ep_scan sc = {(char *)buf, FDINFO_MAX};
+	zap_dir_each("/proc/self/fd", scan_fd, &sc);
+	z_munmap((uint64_t)buf, FDINFO_MAX);
+}
+
+static void put_epoll_regs(const struct tfd *e)
+{
+	for (int k = 0; k < e->nep; k++) {
+		struct {
+			uint32_t events;
+			uint64_t data;
+		} __attribute__((packed)) ev = {e->ep[k].events, e->ep[k].data};
+		zsys4(SYS_epoll_ctl, e->ep[k].epfd, 1 /* EPOLL_CTL_ADD */, e->fd, &ev);
+	}
+}
+
 void zap_tunnel_before_dump(void)
 {
 	if (!tn.on)
@@ -424,6 +536,7 @@ void zap_tunnel_before_dump(void)
 		e->cloexec = (zsys2(SYS_fcntl, e->fd, F_GETFD) & FD_CLOEXEC) != 0;
 		e->saved = 1;
 	}
+	find_epoll_regs();
 }
 
 static void msg_init(struct zap_tun_msg *m, int type)
@@ -504,6 +617,7 @@ void zap_tunnel_after_restore(void)
 		z_close((int)s);
 		zsys3(SYS_fcntl, e->fd, F_SETFL, e->flags);
 		e->ino = ino_of(e->fd);
+		put_epoll_regs(e);
 		e->off_in = e->consumed;
 		e->hdr_in = sizeof(r);
 		e->off_out = e->written;

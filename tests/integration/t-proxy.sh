@@ -24,7 +24,7 @@ head -c 32 /dev/urandom > badkey
 grep -q "wrong key" bad.err || fail "no 'wrong key' from zap run: $(cat bad.err)"
 
 ( "$ZAP" run --pod es --proxy "$PA:$CP" --key key --expose "$P" -- \
-	"$PROGS/echosum" "127.0.0.1:$P" "$T/report" | cat > es.0 ) 2> es.run.err &
+	"$PROGS/echosum" --epoll "127.0.0.1:$P" "$T/report" | cat > es.0 ) 2> es.run.err &
 wait_for "grep -q listening es.0" 10 || fail "echosum did not start: $(cat es.run.err)"
 wait_for "grep -q 'port $P open' proxy.err" 10 || fail "the proxy did not open port $P"
 

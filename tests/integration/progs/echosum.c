@@ -5,6 +5,7 @@
  * --echo: send back what it reads instead (for latency), no checks.
  * --raw: no stream and no checks, only bytes (for throughput).
  * --sink: only read (--raw, for throughput one way).
+ * --epoll: wait in epoll_wait (level-triggered) rather than poll.
  * The report: "peer ADDR:PORT received N sent M ok" or "... MISMATCH at N". */
 #include "stream.h"
 
@@ -17,10 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int raw, sink;
+static int raw, sink, use_epoll;
 
 static int serve(int c, const char *report, int echo)
 {
@@ -37,6 +39,12 @@ static int serve(int c, const char *report, int echo)
 		inet_ntop(AF_INET, &peer.sin_addr, a, sizeof(a));
 		snprintf(who, sizeof(who), "%s:%u", a, ntohs(peer.sin_port));
 	}
+	int ep = -1;
+	if (use_epoll) { /* as event-loop servers do: the socket in an epoll set */
+		ep = epoll_create1(EPOLL_CLOEXEC);
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.fd = c};
+		epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
+	}
 	while (!eof || (echo && out_len > out_off)) {
 		if (!echo && !sink && out_off == out_len) {
 			if (!raw)
@@ -45,7 +53,9 @@ static int serve(int c, const char *report, int echo)
 			out_off = 0;
 		}
 		struct pollfd p = {c, (eof ? 0 : POLLIN) | (out_len > out_off ? POLLOUT : 0), 0};
-		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+		struct epoll_event got;
+		if (ep >= 0 ? epoll_wait(ep, &got, 1, 1000) < 0 && errno != EINTR
+			    : poll(&p, 1, 1000) < 0 && errno != EINTR)
 			return 1;
 		ssize_t n = eof || (echo && out_len > out_off) ? -1 : read(c, in, sizeof(in));
 		if (n == 0) {
@@ -88,6 +98,8 @@ static int serve(int c, const char *report, int echo)
 		fclose(f);
 	}
 	close(c);
+	if (ep >= 0)
+		close(ep);
 	return bad == UINT64_MAX ? 0 : 1;
 }
 
@@ -101,6 +113,8 @@ int main(int argc, char **argv)
 			once = 1;
 		else if (!strcmp(argv[i], "--raw"))
 			raw = 1;
+		else if (!strcmp(argv[i], "--epoll"))
+			use_epoll = 1;
 		else if (!strcmp(argv[i], "--sink"))
 			sink = raw = 1;
 	}
