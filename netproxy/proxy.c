@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -508,6 +509,12 @@ int main(int argc, char **argv)
 	if (read_key(key) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
+	/* four descriptors per tunnel: take all the kernel allows us */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	px_loop = zl_new();
 	int lfd = listen_on(&ctl_addr, ctl_len);
 	if (!px_loop || lfd < 0) {

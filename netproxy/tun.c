@@ -170,6 +170,14 @@ static void tun_close(struct tun *t, const char *why)
 		px_log("tunnel %llu of pod %s closed: %s (sent %llu, received %llu)",
 		       (unsigned long long)t->id, t->pod->name, why[0] == '!' ? why + 1 : why,
 		       (unsigned long long)t->sent, (unsigned long long)t->received);
+	if (t->cfd >= 0) {
+		/* EOF rather than a reset: a socket closed with bytes unread
+		 * sends RST, so what the client sent and nobody will read goes */
+		char sink[16384];
+		shutdown(t->cfd, SHUT_WR);
+		for (int i = 0; i < 64 && read(t->cfd, sink, sizeof(sink)) > 0; i++)
+			;
+	}
 	close_fd(&t->cfd);
 	close_fd(&t->pfd);
 	for (int i = 0; i < 2; i++)
