@@ -1,9 +1,11 @@
 # zap-proxy keeps a client connected while the pod behind it is
 # checkpointed and restarted: a client streams checked bytes both ways
-# through the proxy to echosum in a pod, across 5 rounds of checkpoint
+# through the proxy to echosum (epoll) in a pod, across 5 rounds of checkpoint
 # --kill and restart and one checkpoint that lets the pod run on; at the
 # end not one byte was lost or doubled either way, and the program's
-# getpeername named the real client.  One host, loopback addresses.
+# getpeername named the real client.  Then the same the other way round: a
+# client in a pod connects out, through the proxy, to a server outside.
+# One host, loopback addresses (and one /32 on lo for the outside server).
 . "$(dirname "$0")/lib.sh"
 PROXY=$B/bin/zap-proxy
 [ -x "$PROXY" ] || fail "no $PROXY"
@@ -23,8 +25,11 @@ head -c 32 /dev/urandom > badkey
 	fail "zap run with a wrong key worked"
 grep -q "wrong key" bad.err || fail "no 'wrong key' from zap run: $(cat bad.err)"
 
+# a pod of two processes (a shell and its child, the server), checkpointed
+# by the pod coordinator; the outbound part below is a pod of one
 ( "$ZAP" run --pod es --proxy "$PA:$CP" --key key --expose "$P" -- \
-	"$PROGS/echosum" --epoll "127.0.0.1:$P" "$T/report" | cat > es.0 ) 2> es.run.err &
+	sh -c '"$0" --epoll "$1" "$2"; echo server done' "$PROGS/echosum" "127.0.0.1:$P" "$T/report" |
+	cat > es.0 ) 2> es.run.err &
 wait_for "grep -q listening es.0" 10 || fail "echosum did not start: $(cat es.run.err)"
 wait_for "grep -q 'port $P open' proxy.err" 10 || fail "the proxy did not open port $P"
 
