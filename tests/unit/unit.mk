@@ -7,7 +7,8 @@
 
 UNIT_SRC := $(wildcard tests/unit/*.c)
 # launcher/sysv.c (test-sysv.c) has no home in libzapckpt.a: linked in too
-UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o) $(B)/obj/launcher/sysv.o
+# netproxy/loop.c (test-loop.c) likewise
+UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o) $(B)/obj/launcher/sysv.o $(B)/obj/netproxy/loop.o
 UNIT_BIN := $(B)/tests/unit/zap-unit
 CHECK_CFLAGS := $(shell pkg-config --cflags check)
 CHECK_LIBS := $(shell pkg-config --libs check)
@@ -15,7 +16,7 @@ CHECK_LIBS := $(shell pkg-config --libs check)
 # More specific than the generic object rule, so make prefers it.
 $(B)/obj/tests/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h include/zap/*.h ckpt/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests/unit -Ilauncher -c $< -o $@
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests/unit -Ilauncher -Inetproxy -c $< -o $@
 
 $(UNIT_BIN): $(UNIT_OBJ) $(LIBCKPT)
 	@mkdir -p $(dir $@)
