@@ -329,7 +329,7 @@ int zap_fd_restore(struct zap_restore *r)
 		const struct zap_img_fd *f = &img->fds[i];
 		const char *path = zap_img_str(img, f->path_str);
 		long fd;
-		int obj = shared_object(r, f->fd);
+		int obj = r->inherit_stdio && f->fd <= 2 ? -1 : shared_object(r, f->fd);
 		if (obj >= 0) { /* opened once by `zap restart`, for every member */
 			long e = zsys3(SYS_dup3, r->shared_base + obj, f->fd,
 				       (f->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0);

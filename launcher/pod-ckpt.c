@@ -127,9 +127,24 @@ static int add_member(struct ckpt_run *c, pid_t real)
 	memset(p, 0, sizeof(*p));
 	p->real = real;
 	p->vpid = vpid_of(c, real);
-	if (kill(real, c->sig) < 0 && errno != ESRCH) {
-		zap_err("cannot signal process %d: %s", (int)real, strerror(errno));
-		return -1;
+	return 0;
+}
+
+/* Signals the members found since the last call.  Nobody is signalled
+ * before every process found so far has passed the checks: a member that
+ * took the signal after a refusal had removed the request would start a
+ * checkpoint of its own, and be refused again. */
+static int signal_new(struct ckpt_run *c)
+{
+	for (int i = 0; i < c->nprocs; i++) {
+		struct zap_pod_proc *p = &c->procs[i];
+		if (p->zombie || p->signalled)
+			continue;
+		p->signalled = 1;
+		if (kill(p->real, c->sig) < 0 && errno != ESRCH) {
+			zap_err("cannot signal process %d: %s", (int)p->real, strerror(errno));
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -236,7 +251,7 @@ static void ctl_touch(const struct ckpt_run *c, const char *name)
 }
 
 /* Waits until every live member has written ctl/what-PID. */
-static int wait_all(struct ckpt_run *c, const char *what, const char *doing)
+static int wait_all(struct ckpt_run *c, const char *what, const char *doing, int quiet)
 {
 	for (long spin = 0;; spin++) {
 		int missing = 0;
@@ -259,7 +274,9 @@ static int wait_all(struct ckpt_run *c, const char *what, const char *doing)
 				}
 			}
 			if (kill(p->real, 0) < 0) {
-				zap_err("process %d of pod '%s' ended while %s", (int)p->real, c->pod, doing);
+				if (!quiet)
+					zap_err("process %d of pod '%s' ended while %s", (int)p->real, c->pod,
+						doing);
 				return -1;
 			}
 			missing++;
@@ -267,6 +284,8 @@ static int wait_all(struct ckpt_run *c, const char *what, const char *doing)
 		if (!missing)
 			return 0;
 		if (now_s() > c->deadline) {
+			if (quiet)
+				return -1;
 			zap_err("%d process%s of pod '%s' did not answer within the timeout while %s", missing,
 				missing == 1 ? "" : "es", c->pod, doing);
 			return -1;
@@ -485,16 +504,16 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 	}
 
 	/* 1-2: everybody stops, including children forked a moment ago */
-	if (list_members(c) < 0)
+	if (list_members(c) < 0 || signal_new(c) < 0)
 		goto abort;
 	for (int round = 0;; round++) {
-		if (wait_all(c, "stopped", "stopping") < 0)
+		if (wait_all(c, "stopped", "stopping", 0) < 0)
 			goto abort;
 		int fresh = find_children(c);
-		if (fresh < 0)
+		if (fresh < 0 || signal_new(c) < 0)
 			goto abort;
-		if (fresh == 0 && list_members(c) == 0 && wait_all(c, "stopped", "stopping") == 0 &&
-		    find_children(c) == 0)
+		if (fresh == 0 && list_members(c) == 0 && signal_new(c) == 0 &&
+		    wait_all(c, "stopped", "stopping", 0) == 0 && find_children(c) == 0)
 			break;
 		if (round > 1000) {
 			zap_err("pod '%s' keeps creating processes; giving up", pod);
@@ -517,7 +536,7 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 
 	/* 3: everybody writes */
 	ctl_touch(c, "go");
-	if (wait_all(c, "done", "writing its image") < 0)
+	if (wait_all(c, "done", "writing its image", 0) < 0)
 		goto abort;
 	int failed = 0;
 	for (int i = 0; i < c->nprocs; i++)
@@ -589,6 +608,12 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 
 abort:
 	ctl_touch(c, "abort");
+	/* every member signalled takes the request and sees the abort, rather
+	 * than finding no request and starting a checkpoint of its own */
+	c->deadline = now_s() + 2;
+	for (int i = 0; i < c->nprocs; i++)
+		c->procs[i].zombie |= !c->procs[i].signalled; /* nobody to wait for */
+	wait_all(c, "stopped", "stopping", 1);
 	unlink(reqpath);
 	remove_ctl(c, 1);
 	zap_imgdir_remove(c->tmp);

@@ -452,6 +452,32 @@ static int other_members(const char *pod, pid_t pid, char *buf, size_t n)
 	return count;
 }
 
+/* Whether pid has children, live or zombie: a child not registered yet, or
+ * one that ended and waits for its parent, makes the pod's own checkpoint
+ * necessary even when pid is its only live member. */
+static int has_children(pid_t pid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int found = 0;
+	while (d && !found && (e = readdir(d))) {
+		char path[300], buf[512];
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if (read_small(path, buf, sizeof(buf)) <= 0)
+			continue;
+		const char *rp = strrchr(buf, ')');
+		int ppid = 0;
+		char state;
+		if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2)
+			found = ppid == pid;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /* Resident memory of pid in bytes: roughly what a checkpoint writes. */
 pid_t zap_pod_member_vpid(const char *pod, pid_t pid)
 {
@@ -524,12 +550,14 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 	snprintf(ipc, sizeof(ipc), "%s/%s", dir, ZAP_POD_IPC);
 	/* several processes, or SysV objects (saved by us, not by the
 	 * process): the pod's own checkpoint */
-	if (other_members(pod, pid, others, sizeof(others)) > 0 ||
+	if (other_members(pod, pid, others, sizeof(others)) > 0 || has_children(pid) ||
 	    (stat(ipc, &ist) == 0 && ist.st_size > 0)) {
 		/* the main process of the pod leads the image, whichever was named */
 		pid_t main_pid = zap_pod_pid(pod);
 		int rc = zap_checkpoint_pod_members(pod, main_pid ? main_pid : pid, out, kill_after,
 						    timeout_s, res);
+		if (rc == 0 && res->warning[0])
+			zap_err("warning: %s (docs/limitations.md)", res->warning);
 		if (lock >= 0)
 			close(lock);
 		return rc;

@@ -14,6 +14,7 @@ struct zap_pod_proc {
 	pid_t real, vpid;
 	pid_t ppid_vpid, pgid_vpid, sid_vpid;
 	int zombie, exit_status;
+	int signalled;
 	char warning[1024];
 };
 

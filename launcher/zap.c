@@ -1,6 +1,7 @@
 /* zap: the user's command.  One table of subcommands; each lives in its
  * own cmd-*.c file. */
 #include "zap.h"
+#include "zap/image.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,7 +67,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version")) {
-		printf("zap 0.1 (image format %d)\n", 1);
+		printf("zap 0.1 (image format %d)\n", ZAP_IMG_VERSION);
 		return 0;
 	}
 	for (size_t i = 0; i < NCMDS; i++) {
