@@ -229,10 +229,15 @@ static int check_proc(struct zap_img *img, const char *path, char *err, size_t e
 		if (i && f->fd <= img->fds[i - 1].fd)
 			return FAIL2("FDS", "fd %lu is out of order", f->fd, 0);
 		if ((f->kind == ZAP_FD_DELETED || f->kind == ZAP_FD_EPOLL || f->kind == ZAP_FD_PIPE_READ ||
-		     f->kind == ZAP_FD_SOCKPAIR) && f->data_len &&
+		     f->kind == ZAP_FD_SOCKPAIR || f->kind == ZAP_FD_SOCKET) && f->data_len &&
 		    (f->data_off < fdata->off || f->data_off > fdata->off + fdata->len ||
 		     f->data_len > fdata->off + fdata->len - f->data_off))
 			return FAIL2("FDS", "fd %lu: file data outside FILEDATA (at %lx)", f->fd, f->data_off);
+		if (f->kind == ZAP_FD_SOCKET && f->dup_of < 0 &&
+		    (f->data_len < sizeof(struct zap_img_sock_addr) ||
+		     (uint32_t)f->aux[2] < ZAP_SOCK_UNBOUND || (uint32_t)f->aux[2] > ZAP_SOCK_CONNECTED))
+			return FAIL2("FDS", "fd %lu: socket record is malformed (state %lu)", f->fd,
+				     (uint32_t)f->aux[2]);
 	}
 	return check_regions(img, path, err, errlen);
 }

@@ -44,6 +44,8 @@ struct zap_restore {
 };
 
 int zap_restore_error(struct zap_restore *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* What a resource's open returns when it has reported its failure itself. */
+#define ZAP_ERR_REPORTED (-100000L)
 
 /* mem.c */
 int zap_mem_check_arena(struct zap_restore *r);
@@ -73,6 +75,8 @@ long zap_fd_pipe_open(struct zap_restore *r, const struct zap_img_fd *f);
 const struct zap_img_fd *zap_fd_other_end(const struct zap_restore *r, const struct zap_img_fd *f);
 long zap_fd_place_pair(int mine, int other, const struct zap_img_fd *f, const struct zap_img_fd *o);
 long zap_fd_sock_open(struct zap_restore *r, const struct zap_img_fd *f);
+/* sock.c: a ZAP_FD_SOCKET made again; a socket fd, -errno or ZAP_ERR_REPORTED */
+long zap_sock_open(struct zap_restore *r, const struct zap_img_fd *f);
 /* thread.c */
 __attribute__((noreturn)) void zap_thread_resume_all(struct zap_restore *r);
 

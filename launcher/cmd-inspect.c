@@ -1,5 +1,6 @@
 /* zap inspect: print an image for a person (or, with --json, a script). */
 #include "image.h"
+#include "sock.h"
 #include "stacks.h"
 #include "util.h"
 #include "zap.h"
@@ -43,6 +44,17 @@ static void human_size(uint64_t b, char *buf, size_t n)
 	snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
 }
 
+/* A socket's kind, state and addresses (a dup's from its first fd); 0 when f is no socket. */
+static size_t socket_desc(const struct zap_img *img, const struct zap_img_fd *f, char *buf, size_t n)
+{
+	if (f->kind != ZAP_FD_SOCKET)
+		return 0;
+	for (uint32_t i = 0; f->dup_of >= 0 && i < img->nfds; i++)
+		if (img->fds[i].fd == f->dup_of)
+			f = &img->fds[i];
+	return zap_sock_describe(img->fd, f, buf, n);
+}
+
 static const char *fd_kind(uint32_t k)
 {
 	switch (k) {
@@ -59,6 +71,7 @@ static const char *fd_kind(uint32_t k)
 	case ZAP_FD_PIPE_READ: return "pipe-read";
 	case ZAP_FD_PIPE_WRITE: return "pipe-write";
 	case ZAP_FD_SOCKPAIR: return "socketpair";
+	case ZAP_FD_SOCKET: return "socket";
 	}
 	return "?";
 }
@@ -179,6 +192,9 @@ static void print_proc_text(const struct zap_img *pod, const struct zap_img_memb
 		const struct zap_img_fd *f = &img->fds[i];
 		printf("    %3d %-11s flags %06o pos %-10llu %s", f->fd, fd_kind(f->kind), f->open_flags,
 		       (unsigned long long)f->pos, zap_img_str(img, f->path_str));
+		char sock[512];
+		if (socket_desc(img, f, sock, sizeof(sock)))
+			printf(" %s", sock);
 		if (f->dup_of >= 0)
 			printf(" (same as fd %d)", f->dup_of);
 		int obj = pod_object(pod, m->pid, f->fd);
@@ -248,6 +264,11 @@ static void print_proc_json(const struct zap_img *pod, const struct zap_img_memb
 		       i ? "," : "", f->fd, fd_kind(f->kind), f->open_flags, (unsigned long long)f->pos,
 		       pod_object(pod, m->pid, f->fd));
 		zap_json_str(zap_img_str(img, f->path_str));
+		char sock[512];
+		if (socket_desc(img, f, sock, sizeof(sock))) {
+			printf(",\"socket\":");
+			zap_json_str(sock);
+		}
 		putchar('}');
 	}
 	printf("]}");

@@ -563,6 +563,7 @@ static void after_restore(void)
 	long n = z_readlink("/proc/self/exe", zap_self.exe_now, sizeof(zap_self.exe_now) - 1);
 	zap_self.exe_now[n > 0 ? n : 0] = 0;
 	zap_timers_after_restore(zap_vpid_to_real);
+	zap_sock_after_restore();
 	if (ri->zap_home[0])
 		zap_fmt(zap_self.home, sizeof(zap_self.home), "%s", ri->zap_home);
 	if (ri->pod[0]) {
@@ -632,6 +633,7 @@ static void leader(void *uc)
 	} else if (!stopped) {
 		write_result(&job->rq, 0, err, &job->d.stats, stop_usec, NULL, NULL);
 	} else {
+		zap_sock_before_dump();
 		if (zap_timers_before_dump())
 			zap_fmt(job->d.warnings, sizeof(job->d.warnings),
 				"some POSIX timers (SIGEV_THREAD, or beyond 256) do not come back");

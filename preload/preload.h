@@ -103,6 +103,10 @@ void zap_fork_child(void); /* a new process's first steps (atfork, _Fork, clone)
 int zap_timers_before_dump(void);
 void zap_timers_after_restore(pid_t (*new_tid)(pid_t vtid));
 
+/* Socket addresses (sock.c): noted before a dump, answered after a restore. */
+void zap_sock_before_dump(void);
+void zap_sock_after_restore(void);
+
 /* Virtual pids (pid.c). */
 void zap_pid_init(void);
 void zap_pid_inherit(const char *env); /* ZAP_VPID=vpid:real */

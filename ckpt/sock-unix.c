@@ -5,9 +5,15 @@
  * queue are copied with MSG_PEEK (not taken).  Restore makes a socketpair,
  * puts the ends at their numbers and writes each end's bytes from the
  * other end.  Stream sockets keep their bytes; a datagram pair keeps only
- * its first waiting datagram per end.  Other sockets are issue 4's. */
+ * its first waiting datagram per end.
+ *
+ * The UNIX side of the sockets that come back by themselves (sock.c) is
+ * here too: a listener's backlog from sock_diag, binding a path again
+ * (its stale socket file removed), and a connection to outside the pod,
+ * which comes back as a socket whose peer has closed. */
 #include "dump.h"
 #include "restore.h"
+#include "sock.h"
 #include "sys.h"
 #include "util.h"
 
@@ -16,21 +22,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#define Z_NETLINK_SOCK_DIAG 4
-#define Z_SOCK_DIAG_BY_FAMILY 20
 #define Z_UDIAG_SHOW_NAME 1
 #define Z_UDIAG_SHOW_PEER 4
+#define Z_UDIAG_SHOW_RQLEN 0x10
 #define Z_UNIX_DIAG_NAME 0
 #define Z_UNIX_DIAG_PEER 2
-#define Z_NLM_F_REQUEST 1
-#define Z_NLMSG_ERROR 2
+#define Z_UNIX_DIAG_RQLEN 4
 #define Z_MAX_PEEK (1u << 20)
 
-struct z_nlmsghdr {
-	uint32_t len;
-	uint16_t type, flags;
-	uint32_t seq, pid;
-};
 struct z_unix_diag_req {
 	uint8_t family, protocol;
 	uint16_t pad;
@@ -44,38 +43,47 @@ struct z_rtattr {
 	uint16_t len, type;
 };
 
-/* The inode of the peer of UNIX socket ino, or 0; *named when it is bound. */
-static uint32_t unix_peer(int nl, uint32_t ino, int *named)
+/* What sock_diag says of one UNIX socket. */
+struct unix_info {
+	uint32_t peer;     /* the peer's inode, or 0 */
+	int named;         /* bound */
+	uint32_t backlog;  /* a listener's */
+};
+
+static void unix_answer(const void *msg, size_t len, void *arg)
+{
+	struct unix_info *u = arg;
+	const char *buf = msg;
+	for (size_t at = sizeof(struct z_unix_diag_msg); at + sizeof(struct z_rtattr) <= len;) {
+		const struct z_rtattr *a = (const void *)(buf + at);
+		if (a->len < sizeof(*a) || at + a->len > len)
+			break;
+		if (a->type == Z_UNIX_DIAG_PEER && a->len >= sizeof(*a) + 4)
+			memcpy(&u->peer, buf + at + sizeof(*a), 4);
+		if (a->type == Z_UNIX_DIAG_RQLEN && a->len >= sizeof(*a) + 8) /* rqueue, wqueue */
+			memcpy(&u->backlog, buf + at + sizeof(*a) + 4, 4);
+		if (a->type == Z_UNIX_DIAG_NAME)
+			u->named = 1;
+		at += (a->len + 3u) & ~3u;
+	}
+}
+
+static struct unix_info unix_diag(int nl, uint32_t ino)
 {
 	struct {
 		struct z_nlmsghdr h;
 		struct z_unix_diag_req r;
 	} q = {{sizeof(q), Z_SOCK_DIAG_BY_FAMILY, Z_NLM_F_REQUEST, 1, 0},
-	       {AF_UNIX, 0, 0, ~0u, ino, Z_UDIAG_SHOW_PEER | Z_UDIAG_SHOW_NAME, {~0u, ~0u}}};
-	*named = 0;
-	if (z_write(nl, &q, sizeof(q)) != (long)sizeof(q))
-		return 0;
-	char buf[4096] __attribute__((aligned(8)));
-	long n = z_read(nl, buf, sizeof(buf));
-	const struct z_nlmsghdr *h = (const void *)buf;
-	if (n < (long)(sizeof(*h) + sizeof(struct z_unix_diag_msg)) || h->type == Z_NLMSG_ERROR ||
-	    h->len > (uint32_t)n)
-		return 0;
-	uint32_t peer = 0;
-	size_t at = sizeof(*h) + sizeof(struct z_unix_diag_msg);
-	while (at + sizeof(struct z_rtattr) <= h->len) {
-		const struct z_rtattr *a = (const void *)(buf + at);
-		if (a->len < sizeof(*a) || at + a->len > h->len)
-			break;
-		if (a->type == Z_UNIX_DIAG_PEER && a->len >= sizeof(*a) + 4)
-			memcpy(&peer, buf + at + sizeof(*a), 4);
-		if (a->type == Z_UNIX_DIAG_NAME)
-			*named = 1;
-		at += (a->len + 3u) & ~3u;
-	}
-	return peer;
+	       {AF_UNIX, 0, 0, ~0u, ino, Z_UDIAG_SHOW_PEER | Z_UDIAG_SHOW_NAME | Z_UDIAG_SHOW_RQLEN,
+		{~0u, ~0u}}};
+	struct unix_info u = {0, 0, 0};
+	if (zap_sock_diag(nl, &q, sizeof(q), unix_answer, &u) < 0)
+		u.peer = 0;
+	return u;
 }
 
+/* Every UNIX socket's peer (aux[3]); two fds of ours that are each other's
+ * peer and unnamed are a socketpair. */
 void zap_fd_sock_pair(struct zap_dump *d)
 {
 	long nl = -1;
@@ -88,20 +96,20 @@ void zap_fd_sock_pair(struct zap_dump *d)
 				   Z_NETLINK_SOCK_DIAG);
 		if (nl < 0)
 			return;
-		int named;
-		f->aux[3] = unix_peer((int)nl, (uint32_t)f->aux[0], &named);
-		if (named)
-			f->aux[3] = 0;
+		struct unix_info u = unix_diag((int)nl, (uint32_t)f->aux[0]);
+		f->aux[3] = u.peer;
+		f->aux[2] = u.named; /* for the pairing below; sock.c rewrites aux[2] */
 	}
 	if (nl >= 0)
 		z_close((int)nl);
 	for (uint32_t i = 0; i < d->nfds; i++) {
 		struct zap_img_fd *a = &d->fds[i];
-		if (a->kind != ZAP_FD_CLOSED_ON_RESTORE || !a->aux[3])
+		if (a->kind != ZAP_FD_CLOSED_ON_RESTORE || !a->aux[3] || a->aux[2])
 			continue;
 		for (uint32_t k = i + 1; k < d->nfds; k++) {
 			struct zap_img_fd *b = &d->fds[k];
-			if (b->kind != ZAP_FD_CLOSED_ON_RESTORE || b->aux[0] != a->aux[3] || b->aux[3] != a->aux[0])
+			if (b->kind != ZAP_FD_CLOSED_ON_RESTORE || b->aux[0] != a->aux[3] ||
+			    b->aux[3] != a->aux[0] || b->aux[2])
 				continue;
 			int type = 0;
 			uint32_t len = sizeof(type);
@@ -110,6 +118,7 @@ void zap_fd_sock_pair(struct zap_dump *d)
 			a->aux[1] = (uint64_t)b->fd;
 			b->aux[1] = (uint64_t)a->fd;
 			a->aux[4] = b->aux[4] = (uint64_t)type;
+			a->aux[2] = b->aux[2] = 0;
 			break;
 		}
 	}
@@ -171,3 +180,67 @@ long zap_fd_sock_open(struct zap_restore *r, const struct zap_img_fd *f)
 	}
 	return zap_fd_place_pair(sv[0], sv[1], f, o);
 }
+
+/* ---- UNIX sockets that come back by themselves (sock.c) ---- */
+
+static uint32_t unix_backlog(int nl, int family, uint32_t ino)
+{
+	(void)family;
+	return unix_diag(nl, ino).backlog;
+}
+
+/* A path socket's stale file (the old socket's, which nobody listens on
+ * any more) goes first; anything else at the path stays, and bind says so.
+ * A relative path was relative to the program's working directory. */
+static long unix_bind(struct zap_restore *r, int s, const uint8_t *sa, uint32_t len)
+{
+	struct {
+		uint16_t family;
+		char path[108];
+	} un;
+	if (len <= 2 || len > sizeof(un))
+		return len <= 2 ? 0 : -22; /* unnamed: autobind on use, as before */
+	memset(&un, 0, sizeof(un));
+	memcpy(&un, sa, len);
+	if (un.path[0]) {
+		if (un.path[0] != '/') /* proc.c goes there too, later */
+			zsys1(SYS_chdir, zap_img_str(r->img, r->img->proc->cwd_str));
+		struct zap_kstat st;
+		if (zsys4(SYS_newfstatat, ZAT_FDCWD, un.path, &st, 0x100 /* AT_SYMLINK_NOFOLLOW */) == 0 &&
+		    (st.mode & S_IFMT) == S_IFSOCK)
+			zsys3(SYS_unlinkat, ZAT_FDCWD, un.path, 0);
+	}
+	return zsys3(SYS_bind, s, &un, len);
+}
+
+/* A connection to a process outside the pod: a stream or seqpacket socket
+ * whose peer has closed (read gives 0, write EPIPE); a datagram socket is
+ * bound and connected to the same peer again, if it still exists. */
+static long unix_connected(struct zap_restore *r, const struct zap_img_fd *f, const struct zap_img_sock_addr *a)
+{
+	int type = (int)((f->aux[1] >> 16) & 0xffff);
+	if (type == SOCK_DGRAM) {
+		long s = zsys3(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (s < 0)
+			return s;
+		zap_sock_set_options((int)s, f);
+		unix_bind(r, (int)s, a->local, a->local_len);
+		if (a->peer_len > 2)
+			zsys3(SYS_connect, s, a->peer, a->peer_len);
+		return s;
+	}
+	int sv[2];
+	long e = zsys4(SYS_socketpair, AF_UNIX, type | SOCK_CLOEXEC, 0, sv);
+	if (e < 0)
+		return e;
+	z_close(sv[1]);
+	zap_sock_set_options(sv[0], f);
+	return sv[0];
+}
+
+const struct zap_sock_family_ops zap_sock_unix_ops = {
+	.family = AF_UNIX,
+	.backlog = unix_backlog,
+	.bind = unix_bind,
+	.connected = unix_connected,
+};
