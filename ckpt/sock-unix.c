@@ -28,7 +28,6 @@
 #define Z_UNIX_DIAG_NAME 0
 #define Z_UNIX_DIAG_PEER 2
 #define Z_UNIX_DIAG_RQLEN 4
-#define Z_MAX_PEEK (1u << 20)
 
 struct z_unix_diag_req {
 	uint8_t family, protocol;
@@ -124,13 +123,56 @@ void zap_fd_sock_pair(struct zap_dump *d)
 	}
 }
 
+#define Z_SO_PEEK_OFF 42
+
+size_t zap_sock_unix_peek(int fd, int type, char *buf, size_t cap)
+{
+	if (type == SOCK_STREAM) {
+		long n = zsys6(SYS_recvfrom, fd, (long)buf, (long)cap, MSG_PEEK | MSG_DONTWAIT, 0, 0);
+		return n > 0 ? (size_t)n : 0;
+	}
+	int off = 0, none = -1;
+	if (zsys5(SYS_setsockopt, fd, SOL_SOCKET, Z_SO_PEEK_OFF, &off, sizeof(off)) < 0)
+		return 0;
+	size_t used = 0;
+	while (used + sizeof(uint32_t) < cap) {
+		long n = zsys6(SYS_recvfrom, fd, (long)(buf + used + sizeof(uint32_t)),
+			       (long)(cap - used - sizeof(uint32_t)), MSG_PEEK | MSG_DONTWAIT, 0, 0);
+		if (n < 0)
+			break;
+		uint32_t len = (uint32_t)n;
+		memcpy(buf + used, &len, sizeof(len));
+		used += sizeof(len) + len;
+	}
+	zsys5(SYS_setsockopt, fd, SOL_SOCKET, Z_SO_PEEK_OFF, &none, sizeof(none));
+	return used;
+}
+
+long zap_sock_each_message(const char *data, uint64_t len, long (*fn)(const char *m, uint32_t n, void *arg),
+			   void *arg)
+{
+	for (uint64_t at = 0; at < len;) {
+		uint32_t n;
+		if (len - at < sizeof(n))
+			return -74;
+		memcpy(&n, data + at, sizeof(n));
+		at += sizeof(n);
+		if (n > len - at)
+			return -74;
+		long e = fn(data + at, n, arg);
+		if (e < 0)
+			return e;
+		at += n;
+	}
+	return 0;
+}
+
 /* The bytes waiting to be received by this end, copied into FILEDATA. */
 int zap_fd_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor)
 {
 	static char buf[Z_MAX_PEEK]; /* leader only, every other thread parked */
 	f->data_off = *cursor;
-	long n = zsys6(SYS_recvfrom, f->fd, (long)buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT, 0, 0);
-	f->data_len = n > 0 ? (uint64_t)n : 0;
+	f->data_len = zap_sock_unix_peek(f->fd, (int)f->aux[4], buf, sizeof(buf));
 	f->data_sum = zap_sum_pages(buf, f->data_len, 0);
 	if (f->data_len && z_pwrite_all(d->img_fd, buf, f->data_len, *cursor) < 0)
 		return zap_dump_error(d, "cannot write the bytes waiting in socket fd %d", f->fd);
@@ -140,26 +182,26 @@ int zap_fd_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor
 
 /* ---- restore ---- */
 
-/* Writes the bytes kept for end e's receive queue into its peer. */
+static long send_message(const char *m, uint32_t n, void *arg)
+{
+	long w = zsys6(SYS_sendto, *(int *)arg, (long)m, (long)n, MSG_DONTWAIT, 0, 0);
+	return w == (long)n ? 0 : w < 0 ? w : -5;
+}
+
+/* Writes the bytes kept for end e's receive queue into its peer: a
+ * stream's as they come, each datagram as one message. */
 static long refill(struct zap_restore *r, const struct zap_img_fd *e, int peer)
 {
-	char buf[ZAP_SUM_CHUNK];
-	uint64_t sum = 0;
-	int stream = e->aux[4] == SOCK_STREAM;
-	for (uint64_t done = 0; done < e->data_len;) {
-		/* a datagram goes back whole, as one message */
-		size_t n = !stream || e->data_len - done < sizeof(buf) ? e->data_len - done : sizeof(buf);
-		if (n > sizeof(buf))
-			n = sizeof(buf);
-		if (z_pread_all(r->img_fd, buf, n, e->data_off + done) < 0)
-			return -5;
-		sum = zap_sum64(buf, n, sum);
-		long w = zsys6(SYS_sendto, peer, (long)buf, (long)n, MSG_DONTWAIT, 0, 0);
-		if (w != (long)n)
-			return w < 0 ? w : -5;
-		done += n;
-	}
-	return sum == e->data_sum ? 0 : -74;
+	static char buf[Z_MAX_PEEK]; /* the restorer is single-threaded here */
+	if (e->data_len > sizeof(buf))
+		return -74;
+	if (z_pread_all(r->img_fd, buf, e->data_len, e->data_off) < 0)
+		return -5;
+	if (zap_sum_pages(buf, e->data_len, 0) != e->data_sum)
+		return -74;
+	if (e->aux[4] != SOCK_STREAM)
+		return zap_sock_each_message(buf, e->data_len, send_message, &peer);
+	return send_message(buf, (uint32_t)e->data_len, &peer);
 }
 
 long zap_fd_sock_open(struct zap_restore *r, const struct zap_img_fd *f)
@@ -173,7 +215,23 @@ long zap_fd_sock_open(struct zap_restore *r, const struct zap_img_fd *f)
 	long e = zsys4(SYS_socketpair, AF_UNIX, (int)f->aux[4] | SOCK_CLOEXEC, 0, sv);
 	if (e < 0)
 		return e;
-	if ((e = refill(r, f, sv[1])) < 0 || (e = refill(r, o, sv[0])) < 0) {
+	/* a new socket's send buffer may be smaller than what the old one held */
+	int sndbuf[2];
+	for (int w = 0; w < 2; w++) {
+		uint32_t len = sizeof(sndbuf[w]);
+		zsys5(SYS_getsockopt, sv[w], SOL_SOCKET, SO_SNDBUF, &sndbuf[w], &len);
+		int want = (int)((w ? f : o)->data_len * 2 + (256 << 10));
+		if (zsys5(SYS_setsockopt, sv[w], SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) < 0)
+			zsys5(SYS_setsockopt, sv[w], SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+	}
+	e = refill(r, f, sv[1]);
+	if (e == 0)
+		e = refill(r, o, sv[0]);
+	for (int w = 0; w < 2; w++) { /* the kernel doubles what it is given */
+		int back = sndbuf[w] / 2;
+		zsys5(SYS_setsockopt, sv[w], SOL_SOCKET, SO_SNDBUF, &back, sizeof(back));
+	}
+	if (e < 0) {
 		z_close(sv[0]);
 		z_close(sv[1]);
 		return e;

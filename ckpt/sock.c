@@ -28,7 +28,6 @@
 #define Z_TCP_LISTEN 10
 #define Z_TCP_CLOSE 7
 #define Z_DEFAULT_BACKLOG 128
-#define Z_MAX_PEEK (1u << 20)
 
 static const struct zap_sock_family_ops *const families[] = {
 	&zap_sock_unix_ops,
@@ -245,12 +244,9 @@ int zap_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor)
 		a->peer_len = 0;
 	f->data_off = *cursor;
 	f->data_len = sizeof(*a);
-	if ((f->aux[1] & 0xffff) == AF_UNIX && (uint32_t)f->aux[2] == ZAP_SOCK_CONNECTED) {
-		long n = zsys6(SYS_recvfrom, f->fd, (long)(buf + sizeof(*a)), Z_MAX_PEEK, MSG_PEEK | MSG_DONTWAIT,
-			       0, 0);
-		if (n > 0)
-			f->data_len += (uint64_t)n;
-	}
+	if ((f->aux[1] & 0xffff) == AF_UNIX && (uint32_t)f->aux[2] == ZAP_SOCK_CONNECTED)
+		f->data_len += zap_sock_unix_peek(f->fd, (int)((f->aux[1] >> 16) & 0xffff), buf + sizeof(*a),
+						  Z_MAX_PEEK);
 	f->data_sum = zap_sum_pages(buf, f->data_len, 0);
 	if (z_pwrite_all(d->img_fd, buf, f->data_len, *cursor) < 0)
 		return zap_dump_error(d, "cannot write the state of socket fd %d", f->fd);

@@ -34,6 +34,17 @@ struct zap_sock_family_ops {
 };
 extern const struct zap_sock_family_ops zap_sock_unix_ops, zap_sock_inet_ops, zap_sock_inet6_ops;
 
+/* The bytes waiting to be received by UNIX socket fd, copied (not taken)
+ * into buf: a stream's as they are; a datagram or seqpacket socket's as
+ * one record per message, a uint32_t length and the bytes, every message
+ * of the queue (SO_PEEK_OFF walks past the first).  The length used. */
+#define Z_MAX_PEEK (1u << 20)
+size_t zap_sock_unix_peek(int fd, int type, char *buf, size_t cap);
+/* Calls fn for each message kept by zap_sock_unix_peek in data (len
+ * bytes); 0, or -74 (EBADMSG) when the records do not fill it. */
+long zap_sock_each_message(const char *data, uint64_t len, long (*fn)(const char *m, uint32_t n, void *arg),
+			   void *arg);
+
 /* Sends one sock_diag request on nl and calls each answer with its
  * payload (after the netlink header), to the end of a dump, so that nl is
  * ready for the next request.  0, or -1 on a netlink error. */
