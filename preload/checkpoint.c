@@ -676,6 +676,11 @@ void zap_checkpoint_handler(int sig, siginfo_t *info, void *uc)
 	(void)info;
 	int saved_errno = errno;
 	int expected = 0;
+	/* a pod checkpoint signals children it finds in /proc, which may take
+	 * the signal before their atfork handler ran: they must not write an
+	 * image under their parent's pid */
+	if (zap_pid_is_stale())
+		zap_fork_child();
 	if (__atomic_compare_exchange_n(&ck.busy, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		leader(uc);
 		__atomic_store_n(&ck.busy, 0, __ATOMIC_RELEASE);

@@ -115,6 +115,8 @@ void zap_pid_inherit(const char *env)
 
 pid_t zap_pid_self(void) { return pt.vpid; }
 
+int zap_pid_is_stale(void) { return pt.real != (pid_t)z_getpid(); }
+
 pid_t zap_pid_self_after_vfork(void)
 {
 	pid_t real = (pid_t)z_getpid();

@@ -111,6 +111,9 @@ void zap_sock_after_restore(void);
 void zap_pid_init(void);
 void zap_pid_inherit(const char *env); /* ZAP_VPID=vpid:real */
 pid_t zap_pid_self(void);
+/* A child forked a moment ago whose atfork handler has not run yet: what
+ * we know of our pid is still the parent's. */
+int zap_pid_is_stale(void);
 /* The same, correct in a vfork child too (costs a getpid). */
 pid_t zap_pid_self_after_vfork(void);
 pid_t zap_pid_self_vtid(void);
