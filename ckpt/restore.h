@@ -44,6 +44,16 @@ struct zap_restore {
 };
 
 int zap_restore_error(struct zap_restore *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The restorer's command line for one member of a pod image: `zap restart`
+ * starts the main member's, and each restorer its children's. */
+struct zap_restorer_cmd {
+	const char *path, *home, *pod, *pod_image;
+	int status_fd, member, shared_base, shared_count, inherit_stdio;
+	char num[4][16];
+	char *argv[20];
+};
+char **zap_restorer_argv(struct zap_restorer_cmd *c);
 /* What a resource's open returns when it has reported its failure itself. */
 #define ZAP_ERR_REPORTED (-100000L)
 

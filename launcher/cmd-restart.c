@@ -1,6 +1,7 @@
 /* zap restart: bring a pod back from its image. */
 #include "image.h"
 #include "podfds.h"
+#include "restore.h"
 #include "sysv.h"
 #include "vtab.h"
 #include "zap.h"
@@ -180,31 +181,9 @@ static int restart_exec(int argc, char **argv)
 		return ZAP_EXIT_FAIL;
 	if (child == 0) {
 		int fd = fcntl(status[1], F_DUPFD, base + nshared); /* without CLOEXEC, for the restorer */
-		char fdbuf[16], vbuf[16], basebuf[16], countbuf[16];
-		snprintf(fdbuf, sizeof(fdbuf), "%d", fd);
-		snprintf(vbuf, sizeof(vbuf), "%d", (int)main_m->pid);
-		snprintf(basebuf, sizeof(basebuf), "%d", base);
-		snprintf(countbuf, sizeof(countbuf), "%d", nshared);
-		char *args[20];
-		int k = 0;
-		args[k++] = restorer;
-		args[k++] = "--status-fd";
-		args[k++] = fdbuf;
-		args[k++] = "--home";
-		args[k++] = (char *)zap_home();
-		args[k++] = "--pod";
-		args[k++] = pod;
-		args[k++] = "--pod-image";
-		args[k++] = podfile;
-		args[k++] = "--member";
-		args[k++] = vbuf;
-		args[k++] = "--shared-base";
-		args[k++] = basebuf;
-		args[k++] = "--shared-count";
-		args[k++] = countbuf;
-		if (inherit)
-			args[k++] = "--inherit-stdio";
-		args[k] = NULL;
+		struct zap_restorer_cmd cmd = {restorer, zap_home(), pod, podfile, fd, main_m->pid, base,
+					       nshared, inherit, {{0}}, {0}};
+		char **args = zap_restorer_argv(&cmd);
 		execv(restorer, args);
 		dprintf(fd, "cannot run %s: %s\n", restorer, strerror(errno));
 		_exit(ZAP_EXIT_FAIL);

@@ -173,10 +173,6 @@ static int start_children(struct zap_restore *r, const struct zap_img_member *me
 	} else if (me->pgid == me->pid) {
 		zsys2(SYS_setpgid, 0, 0);
 	}
-	char fdbuf[16], vbuf[16], basebuf[16], countbuf[16];
-	zap_fmt(fdbuf, sizeof(fdbuf), "%d", status_fd_arg);
-	zap_fmt(basebuf, sizeof(basebuf), "%d", shared_base_arg);
-	zap_fmt(countbuf, sizeof(countbuf), "%d", shared_count_arg);
 	/* the main process (listed first) takes in the orphans too: processes
 	 * whose parent had left the pod before the checkpoint */
 	int is_main = me == &pod_img.members[0];
@@ -194,27 +190,9 @@ static int start_children(struct zap_restore *r, const struct zap_img_member *me
 		}
 		if (c->flags & ZAP_MEMBER_ZOMBIE)
 			become_zombie(c->exit_status);
-		zap_fmt(vbuf, sizeof(vbuf), "%d", c->pid);
-		char *args[20];
-		int k = 0;
-		args[k++] = "zap-restart";
-		args[k++] = "--status-fd";
-		args[k++] = fdbuf;
-		args[k++] = "--home";
-		args[k++] = home_arg;
-		args[k++] = "--pod";
-		args[k++] = pod_arg;
-		args[k++] = "--pod-image";
-		args[k++] = pod_img_arg;
-		args[k++] = "--member";
-		args[k++] = vbuf;
-		args[k++] = "--shared-base";
-		args[k++] = basebuf;
-		args[k++] = "--shared-count";
-		args[k++] = countbuf;
-		if (inherit_arg)
-			args[k++] = "--inherit-stdio";
-		args[k] = NULL;
+		struct zap_restorer_cmd cmd = {"zap-restart", home_arg, pod_arg, pod_img_arg, status_fd_arg,
+					       c->pid, shared_base_arg, shared_count_arg, inherit_arg, {{0}}, {0}};
+		char **args = zap_restorer_argv(&cmd);
 		long e = zsys3(SYS_execve, "/proc/self/exe", args, environ);
 		zap_restore_error(r, "cannot run the restorer for process %d: %s", c->pid, zap_strerror(e));
 		z_exit_group(ZAP_EXIT_FAIL);
