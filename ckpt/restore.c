@@ -25,9 +25,9 @@ char **zap_restorer_argv(struct zap_restorer_cmd *c)
 {
 	int k = 0;
 	c->argv[k++] = (char *)c->path;
-	const char *opt[4] = {"--status-fd", "--member", "--shared-base", "--shared-count"};
-	int val[4] = {c->status_fd, c->member, c->shared_base, c->shared_count};
-	for (int i = 0; i < 4; i++) {
+	const char *opt[5] = {"--status-fd", "--member", "--shared-base", "--shared-count", "--shm-count"};
+	int val[5] = {c->status_fd, c->member, c->shared_base, c->shared_count, c->shm_count};
+	for (int i = 0; i < 5; i++) {
 		zap_fmt(c->num[i], sizeof(c->num[i]), "%d", val[i]);
 		c->argv[k++] = (char *)opt[i];
 		c->argv[k++] = c->num[i];

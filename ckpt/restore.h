@@ -33,6 +33,11 @@ struct zap_restore {
 	const struct zap_img_pod_fd *pod_fds;
 	uint32_t npod_fds;
 	int shared_base, nshared;
+	/* memory it shares with other members: objects at fds
+	 * shared_base + nshared.. (pod-mem.c), mapped instead of filled */
+	const struct zap_img_pod_shm *pod_shm;
+	uint32_t npod_shm;
+	int nshm_obj;
 	/* SysV segments to attach (ZAP_REG_SYSV regions), found before the
 	 * commit point: the segment's id now, and its size */
 	struct zap_restore_shm {
@@ -49,8 +54,8 @@ int zap_restore_error(struct zap_restore *r, const char *fmt, ...) __attribute__
  * starts the main member's, and each restorer its children's. */
 struct zap_restorer_cmd {
 	const char *path, *home, *pod, *pod_image;
-	int status_fd, member, shared_base, shared_count, inherit_stdio;
-	char num[4][16];
+	int status_fd, member, shared_base, shared_count, inherit_stdio, shm_count;
+	char num[5][16];
 	char *argv[20];
 };
 char **zap_restorer_argv(struct zap_restorer_cmd *c);

@@ -177,10 +177,14 @@ static void print_proc_text(const struct zap_img *pod, const struct zap_img_memb
 		region_desc(img, r, desc, sizeof(desc));
 		human_size(r->end - r->start, a, sizeof(a));
 		human_size(st, b, sizeof(b));
-		printf("    %012llx-%012llx %c%c%c%c %10s  stored %10s  %s\n", (unsigned long long)r->start,
+		printf("    %012llx-%012llx %c%c%c%c %10s  stored %10s  %s", (unsigned long long)r->start,
 		       (unsigned long long)r->end, r->prot & PROT_READ ? 'r' : '-',
 		       r->prot & PROT_WRITE ? 'w' : '-', r->prot & PROT_EXEC ? 'x' : '-',
 		       r->flags & ZAP_REG_SHARED ? 's' : 'p', a, b, desc);
+		for (uint32_t k = 0; k < pod->npod_shm; k++)
+			if (pod->pod_shm[k].pid == m->pid && pod->pod_shm[k].region == i)
+				printf(" (shared in the pod: memory #%u)", pod->pod_shm[k].object);
+		putchar('\n');
 		total += r->end - r->start;
 		stored += st;
 	}

@@ -338,7 +338,8 @@ static int read_done(struct ckpt_run *c, struct zap_pod_proc *p, struct zap_resu
 
 /* The pod file: members (the main process first), then the fds they share. */
 static int write_pod_file(struct ckpt_run *c, pid_t main_pid, const struct zap_img_pod_fd *fds,
-			  uint32_t nfds, uint64_t generation)
+			  uint32_t nfds, const struct zap_img_pod_shm *shm, uint32_t nshm,
+			  uint64_t generation)
 {
 	size_t len = sizeof(struct zap_img_pod) + (size_t)c->nprocs * sizeof(struct zap_img_member);
 	char *buf = calloc(1, len);
@@ -390,6 +391,8 @@ static int write_pod_file(struct ckpt_run *c, pid_t main_pid, const struct zap_i
 		e = zap_imgw_section(&w, ZAP_SECT_POD, pod->nmembers, buf, len);
 		if (e == 0 && nfds)
 			e = zap_imgw_section(&w, ZAP_SECT_POD_FDS, nfds, fds, nfds * sizeof(*fds));
+		if (e == 0 && nshm)
+			e = zap_imgw_section(&w, ZAP_SECT_POD_SHM, nshm, shm, nshm * sizeof(*shm));
 		if (e == 0) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -598,9 +601,17 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 		zap_err("%s", err);
 		goto abort;
 	}
+	struct zap_img_pod_shm *shm = NULL;
+	uint32_t nshm = 0;
+	if (zap_pod_mem_collect(c->tmp, c->procs, c->nprocs, &shm, &nshm, err, sizeof(err)) < 0) {
+		free(fds);
+		zap_err("%s", err);
+		goto abort;
+	}
 	join_warnings(c, fds, nfds, res->warning, sizeof(res->warning));
-	e = write_pod_file(c, main_pid, fds, nfds, next_generation(c->final));
+	e = write_pod_file(c, main_pid, fds, nfds, shm, nshm, next_generation(c->final));
 	free(fds);
+	free(shm);
 	if (e < 0) {
 		zap_err("cannot write %s/pod.img: %s", c->tmp, strerror((int)-e));
 		goto abort;

@@ -61,6 +61,7 @@ enum zap_sect_type {
 	ZAP_SECT_POD_FDS,     /* pod file: struct zap_img_pod_fd[], fds shared between members */
 	ZAP_SECT_SYSV,        /* struct zap_img_sysv[] (sysv.img) */
 	ZAP_SECT_SYSV_DATA,   /* their contents; checksummed per object, not as a whole */
+	ZAP_SECT_POD_SHM,     /* pod file: struct zap_img_pod_shm[], memory shared between members */
 	ZAP_SECT_MAX
 };
 
@@ -103,6 +104,19 @@ struct zap_img_pod_fd {
 	int32_t fd;
 	uint32_t object;
 	uint32_t pad;
+};
+
+/* One mapping of one member of a shared memory object without a file
+ * (MAP_SHARED | MAP_ANONYMOUS before a fork, a memfd) that other members
+ * map too.  Every record with the same object is one object of size
+ * bytes, made once at restart and filled from the members' stored pages;
+ * each member maps it where its region was. */
+struct zap_img_pod_shm {
+	int32_t pid;          /* the member's vpid */
+	uint32_t region;      /* index in its process file's REGIONS */
+	uint32_t object;
+	uint32_t pad;
+	uint64_t size;        /* the object's size, as far as members map it */
 };
 
 /* ---- process file ---- */
@@ -213,6 +227,10 @@ struct zap_img_region {
 	/* identity of the file, checked before it is mapped again */
 	uint64_t file_size;
 	int64_t mtime_sec, mtime_nsec;
+	/* shared memory without a file (anonymous shared, memfd): the inode of
+	 * its shmem object, by which the mappings members of a pod have of one
+	 * object are joined again (POD_SHM); else 0 */
+	uint64_t shm_ino;
 };
 
 /* A run of stored pages: npages pages at addr, in the file at data_off. */
