@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <spawn.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -93,6 +94,13 @@ extern struct zap_self zap_self;
 extern struct zap_restore_info zap_restore_info;
 
 void zap_real_init(void);
+/* This library as the dynamic loader has it: its file name (as LD_PRELOAD
+ * named it) and the addresses it spans. */
+struct zap_own_object {
+	const char *name;
+	uintptr_t lo, hi;
+};
+const struct zap_own_object *zap_own_object(void);
 void zap_signal_install(void);
 void zap_checkpoint_handler(int sig, siginfo_t *info, void *uc);
 void zap_pod_register_member(void);
