@@ -31,6 +31,9 @@ void zap_hmac_final(struct zap_hmac *m, uint8_t out[ZAP_SHA256_LEN]);
 void zap_hmac_sha256(const void *key, size_t keylen, const void *p, size_t n,
 		     uint8_t out[ZAP_SHA256_LEN]);
 
+/* Set (by the unit tests) to skip the CPU's SHA extensions. */
+extern int zap_sha256_portable;
+
 /* Compares two digests in time that does not depend on where they differ. */
 int zap_digest_eq(const uint8_t *a, const uint8_t *b, size_t n);
 
