@@ -75,14 +75,14 @@ host_zapd() {
 	ip netns exec "$HOSTS_ID-$name" env ZAP_HOME="$T/home-$name" "$@" \
 		"$B/bin/zapd" --listen "$(host_addr "$name"):$port" --key "$HOSTS_KEY" 2>> "$log" &
 	eval "HOST_ZAPD_${name}_$port=$!"
+	disown $! # no "Killed" from bash when the cleanup kills it
 	wait_for "grep -q 'listening on' $log" 10 || fail "zapd on $name did not start: $(cat "$log")"
 }
 
 host_zapd_stop() {
 	local name=$1 port=${2:-$HOSTS_PORT} pid
 	pid=$(eval "echo \${HOST_ZAPD_${name}_$port:-}")
-	[ -n "$pid" ] && kill "$pid" 2> /dev/null
-	wait "$pid" 2> /dev/null
+	[ -n "$pid" ] && kill "$pid" 2> /dev/null && wait_for "! kill -0 $pid" 10
 }
 
 # pod_pid HOST POD: the pod's main pid on HOST if it runs there (else nothing)
