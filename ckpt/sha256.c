@@ -128,6 +128,8 @@ void zap_sha256_init(struct zap_sha256 *s)
 void zap_sha256_update(struct zap_sha256 *s, const void *data, size_t n)
 {
 	const uint8_t *p = data;
+	if (!n)
+		return; /* data may be NULL then */
 	s->len += n;
 	if (s->nbuf) {
 		size_t take = ZAP_SHA256_BLOCK - s->nbuf < n ? ZAP_SHA256_BLOCK - s->nbuf : n;

@@ -192,8 +192,10 @@ static void peer_send(struct peer *p, uint16_t type, const void *a, uint32_t ale
 	if (p->nout + ZAP_PROTO_HDR + alen + blen > sizeof(p->out))
 		return; /* answers are small; a peer that does not read them loses them */
 	zap_proto_hdr_put(p->out + p->nout, type, alen + blen);
-	memcpy(p->out + p->nout + ZAP_PROTO_HDR, a, alen);
-	memcpy(p->out + p->nout + ZAP_PROTO_HDR + alen, b, blen);
+	if (alen)
+		memcpy(p->out + p->nout + ZAP_PROTO_HDR, a, alen);
+	if (blen)
+		memcpy(p->out + p->nout + ZAP_PROTO_HDR + alen, b, blen);
 	p->nout += ZAP_PROTO_HDR + alen + blen;
 	peer_flush(p);
 }
