@@ -57,9 +57,10 @@ void zap_ev_del(struct zap_ev *ev, int fd)
 int zap_ev_run(struct zap_ev *ev)
 {
 	struct epoll_event evs[64];
-	long next = ev_now_ms() + ev->tick_ms;
+	long last = ev_now_ms();
 	while (!ev->stop) {
-		long wait = next - ev_now_ms();
+		/* from the last tick, with tick_ms as it is now */
+		long wait = last + ev->tick_ms - ev_now_ms();
 		int n = epoll_wait(ev->epfd, evs, 64, wait < 0 ? 0 : (int)wait);
 		if (n < 0 && errno != EINTR)
 			return -1;
@@ -69,9 +70,9 @@ int zap_ev_run(struct zap_ev *ev)
 			if (fd < ev->nslots && ev->slots[fd].fn)
 				ev->slots[fd].fn(ev, fd, evs[i].events, ev->slots[fd].arg);
 		}
-		if (ev->tick && ev_now_ms() >= next) {
+		if (ev->tick && ev_now_ms() >= last + ev->tick_ms) {
 			ev->tick(ev, -1, 0, ev->tick_arg);
-			next = ev_now_ms() + ev->tick_ms;
+			last = ev_now_ms();
 		}
 	}
 	return 0;

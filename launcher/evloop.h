@@ -16,7 +16,7 @@ struct zap_ev_slot {
 struct zap_ev {
 	int epfd;
 	int stop;
-	int tick_ms;
+	int tick_ms;            /* may be changed, by the tick too */
 	zap_ev_fn tick;         /* called with fd -1 every tick_ms */
 	void *tick_arg;
 	struct zap_ev_slot *slots; /* indexed by fd */

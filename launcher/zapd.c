@@ -29,7 +29,8 @@
 
 #define ZAPD_IDLE_S 60.0     /* a peer that sends nothing for this long is dropped */
 #define ZAPD_RESTART_S 120.0 /* bound on one `zap restart` reaching "running" */
-#define ZAPD_TICK_MS 20
+#define ZAPD_TICK_MS 100     /* the loop's tick, idle */
+#define ZAPD_TICK_BUSY_MS 5  /* while a restart runs: how soon "it runs" is seen */
 #define ZAPD_LOG_TAIL 2048   /* bytes of the restart's log sent back on failure */
 
 static const char zapd_usage_text[] =
@@ -359,6 +360,7 @@ static void restart_start(struct peer *p)
 	p->child = child;
 	p->restart_deadline = zapd_now() + ZAPD_RESTART_S;
 	p->state = P_RESTART;
+	zd.ev.tick_ms = ZAPD_TICK_BUSY_MS;
 	zapd_log(p->addr, "pod '%s': %llu bytes in %d files verified in %.2f s; restarting (zap restart, "
 		 "pid %d, log %s)", p->pod, (unsigned long long)p->bytes, p->files,
 		 zapd_now() - p->started, (int)child, log);
@@ -680,9 +682,11 @@ static void on_tick(struct zap_ev *ev, int fd, uint32_t events, void *arg)
 		restart_answer(p, code ? code : ZAP_EXIT_FAIL, 0, tail);
 	}
 	double now = zapd_now();
+	ev->tick_ms = ZAPD_TICK_MS;
 	for (struct peer *p = zd.peers, *next; p; p = next) {
 		next = p->next;
 		if (p->state == P_RESTART) {
+			ev->tick_ms = ZAPD_TICK_BUSY_MS;
 			pid_t pid = pod_running(p->pod);
 			if (pid) {
 				restart_done(p, pid);
