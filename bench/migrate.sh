@@ -2,7 +2,7 @@
 # Migration benchmark: `zap migrate` of a pod of one process with M MiB of
 # heap (tests/integration/progs/bigmem: filled with a pattern, then a tick
 # every 50 ms) between two "hosts", network namespaces on a bridge with their
-# own zapd and ZAP_HOME (tests/integration/hosts.sh), back and forth, for
+# own zapd, ZAP_HOME and PID namespace (tests/integration/hosts.sh), back and forth, for
 # M = 64, 256 and 1024.  Prints the medians of the figures `zap migrate
 # --json` gives: total time, pause (from the checkpoint's start until zapd
 # says the pod runs on the target), and its parts (checkpoint with the
@@ -99,7 +99,7 @@ for s in $SIZES; do
 	done
 	rows="$rows$row\n"
 	kill_pid=$(cat "$T/home-$here/pods/mig$s/pid" 2>/dev/null)
-	[ -n "$kill_pid" ] && kill -9 "$kill_pid" 2>/dev/null
+	[ -n "$kill_pid" ] && on "$here" kill -9 "$kill_pid" 2>/dev/null # a pid of that host's namespace
 done
 
 echo "zap migrate between two network namespaces (veth pairs on a bridge), stop-and-copy, $(date -u '+%Y-%m-%d %H:%M UTC'),"

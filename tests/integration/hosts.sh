@@ -11,24 +11,35 @@
 #   host_zapd NAME [PORT] [ENV=V...]  starts zapd on NAME with the key $HOSTS_KEY;
 #                          waits (bounded) until it listens; its log is
 #                          $T/home-NAME/zapd.err
-#   host_zapd_stop NAME    stops it (by pid)
 #
 # The addresses exist only inside the namespaces (HOSTS_NET is 10.231.X.0
 # with X from our pid, so concurrent tests do not share a subnet).  On exit,
 # even after a failure, every process in our namespaces is killed, then
-# lib.sh's cleanup runs, then the namespaces go.  No PID namespace: the
-# hosts share this machine's pids and filesystem (zap's "files are shared
-# between hosts" assumption).
+# lib.sh's cleanup runs, then the namespaces go.  The hosts share this
+# machine's filesystem (zap's "files are shared between hosts" assumption).
+#
+# Every host has its own PID namespace too (HOSTS_PIDNS=0 turns that off),
+# with /proc mounted for it in a mount namespace of its own: a bash that
+# reaps orphans is its pid 1, and `on` enters it (nsenter), so a pod's real
+# pids differ from host to host as on real machines.  Pids in a host's
+# files (pods/NAME/pid) are that host's: use `on HOST kill ...`, never a
+# plain kill, with them.
 HOSTS_ID=zt$$
 HOSTS_NET=10.231.$(( $$ % 200 + 20 ))
 HOSTS_PORT=7207
 HOSTS_KEY=$T/key
 HOSTS_LIST=""
+HOSTS_PIDNS=${HOSTS_PIDNS:-1}
 
 hosts_cleanup() {
 	local h
 	for h in $HOSTS_LIST br; do
 		ip netns pids "$HOSTS_ID-$h" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	done
+	for h in $HOSTS_LIST; do # the PID namespaces' init, and whatever is left in them
+		local init
+		init=$(eval "echo \${HOST_INIT_$h:-}")
+		[ -n "$init" ] && kill -9 "$init" 2> /dev/null
 	done
 	cleanup
 	for h in $HOSTS_LIST br; do
@@ -57,14 +68,28 @@ host_add() {
 		ip -n "$ns" link set lo up || fail "cannot set up host $name"
 	mkdir -p "$T/home-$name"
 	eval "HOST_ADDR_$name=$HOSTS_NET.$n"
+	[ "$HOSTS_PIDNS" = 1 ] || return 0
+	command -v unshare > /dev/null && command -v nsenter > /dev/null || skip "no unshare/nsenter"
+	ip netns exec "$ns" unshare --pid --fork --mount-proc \
+		bash -c 'trap : CHLD; while :; do sleep 1 & wait; done' > /dev/null 2>&1 &
+	local u=$! init=
+	disown $u
+	wait_for "[ -n \"\$(cat /proc/$u/task/$u/children 2> /dev/null)\" ]" 5 || fail "no PID namespace for $name"
+	init=$(cat "/proc/$u/task/$u/children")
+	eval "HOST_INIT_$name=${init%% *}"
 }
 
 host_addr() { eval "echo \$HOST_ADDR_$1"; }
 
 on() {
-	local name=$1
+	local name=$1 init
 	shift
-	ip netns exec "$HOSTS_ID-$name" env ZAP_HOME="$T/home-$name" "$@"
+	init=$(eval "echo \${HOST_INIT_$name:-}")
+	if [ -n "$init" ]; then
+		nsenter -t "$init" -p -m -n env ZAP_HOME="$T/home-$name" "$@"
+	else
+		ip netns exec "$HOSTS_ID-$name" env ZAP_HOME="$T/home-$name" "$@"
+	fi
 }
 
 host_zapd() {
@@ -72,25 +97,20 @@ host_zapd() {
 	shift 2 2> /dev/null || shift
 	local log=$T/home-$name/zapd-$port.err
 	: > "$log"
-	ip netns exec "$HOSTS_ID-$name" env ZAP_HOME="$T/home-$name" "$@" \
-		"$B/bin/zapd" --listen "$(host_addr "$name"):$port" --key "$HOSTS_KEY" 2>> "$log" &
-	eval "HOST_ZAPD_${name}_$port=$!"
+	on "$name" env "$@" "$B/bin/zapd" --listen "$(host_addr "$name"):$port" --key "$HOSTS_KEY" \
+		2>> "$log" &
 	disown $! # no "Killed" from bash when the cleanup kills it
 	wait_for "grep -q 'listening on' $log" 10 || fail "zapd on $name did not start: $(cat "$log")"
 }
 
-host_zapd_stop() {
-	local name=$1 port=${2:-$HOSTS_PORT} pid
-	pid=$(eval "echo \${HOST_ZAPD_${name}_$port:-}")
-	[ -n "$pid" ] && kill "$pid" 2> /dev/null && wait_for "! kill -0 $pid" 10
-}
 
-# pod_pid HOST POD: the pod's main pid on HOST if it runs there (else nothing)
+# pod_pid HOST POD: the pod's main pid on HOST (as HOST sees it) if it runs
+# there (else nothing)
 pod_pid() {
 	local f=$T/home-$1/pods/$2/pid p
 	[ -s "$f" ] || return 1
 	p=$(cat "$f")
-	kill -0 "$p" 2> /dev/null && echo "$p"
+	on "$1" kill -0 "$p" 2> /dev/null && echo "$p"
 }
 
 # advancing FILE SECONDS: FILE gains lines within SECONDS
