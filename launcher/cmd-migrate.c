@@ -230,7 +230,11 @@ static int migrate_stream(struct migrate *m)
 		return -1;
 	migrate_progress(m, 1);
 	m->t_sent = mono_s();
+	/* zapd gives a restart 120 s; held members give up at 600 s */
 	double wait = m->deadline - mono_s();
+	wait = wait < 20 ? 20 : wait;
+	if (mono_s() + wait > m->t_start + 570)
+		wait = m->t_start + 570 - mono_s();
 	if (zap_conn_recv(&m->conn, &type, answer, sizeof(answer) - 1, &len, wait > 1 ? wait : 1,
 			  m->err, sizeof(m->err)) < 0)
 		return -1;

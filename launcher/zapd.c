@@ -229,13 +229,39 @@ static void peer_fail(struct peer *p, const char *fmt, ...)
 	p->state = P_CLOSING;
 }
 
+/* Ends a restart that must not go on: its `zap restart` (a session of its
+ * own), and every member that already came back. */
+static void restart_abort(struct peer *p)
+{
+	kill(-p->child, SIGKILL);
+	kill(p->child, SIGKILL);
+	char path[PATH_MAX + 128];
+	snprintf(path, sizeof(path), "%s/pods/%s/%s", zd.home, p->pod, ZAP_POD_MEMBERS);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		pid_t m = (pid_t)atoi(e->d_name);
+		if (m > 0)
+			kill(m, SIGKILL);
+	}
+	if (d)
+		closedir(d);
+	p->child = 0;
+	peer_drop_transfer(p);
+}
+
 static void peer_free(struct peer *p)
 {
 	if (p->state == P_RECV)
 		zapd_log(p->addr, "the connection ended during the transfer of pod '%s' (%llu bytes in): "
 			 "dropped", p->pod, (unsigned long long)p->bytes);
-	if (p->state != P_RESTART)
-		peer_drop_transfer(p);
+	if (p->state == P_RESTART) {
+		/* the sender gave up and runs the pod on: it must not run here too */
+		zapd_log(p->addr, "the connection ended before pod '%s' ran here: its restart is killed",
+			 p->pod);
+		restart_abort(p);
+	}
+	peer_drop_transfer(p);
 	zap_ev_del(&zd.ev, p->fd);
 	close(p->fd);
 	for (struct peer **pp = &zd.peers; *pp; pp = &(*pp)->next)
@@ -331,6 +357,11 @@ static void restart_start(struct peer *p)
 	zapd_mkdir(poddir);
 	snprintf(poddir, sizeof(poddir), "%s/pods/%s", zd.home, p->pod);
 	zapd_mkdir(poddir);
+	/* an earlier life's members: a restart that must be stopped kills
+	 * the pids listed there, so only the new ones may be */
+	char members[PATH_MAX + 160];
+	snprintf(members, sizeof(members), "%s/%s", poddir, ZAP_POD_MEMBERS);
+	zap_imgdir_remove(members);
 	snprintf(log, sizeof(log), "%s/restart.log", poddir);
 	int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (logfd < 0) {
@@ -691,11 +722,9 @@ static void on_tick(struct zap_ev *ev, int fd, uint32_t events, void *arg)
 			if (pid) {
 				restart_done(p, pid);
 			} else if (now > p->restart_deadline) {
-				kill(-p->child, SIGKILL);
-				kill(p->child, SIGKILL);
+				restart_abort(p);
 				zapd_log(p->addr, "pod '%s': not running %.0f s after its restart began: killed",
 					 p->pod, ZAPD_RESTART_S);
-				peer_drop_transfer(p);
 				restart_answer(p, 124, 0, "the restart did not finish in time");
 			}
 		} else if (p->state != P_CLOSING && now - p->last > ZAPD_IDLE_S) {

@@ -2,7 +2,9 @@
 # zapd, with a wrong key, to a zapd that dies mid-transfer (a 256 MiB pod,
 # zapd made to exit after 64 MiB by its test-only ZAPD_TEST_EXIT_AFTER), and
 # to a host where the restart fails (zapd given a `zap` that fails as a
-# restart does, through ZAPD_ZAP).  Each time: exit 1, a message naming the
+# restart does, through ZAPD_ZAP), and a `zap migrate` killed while the
+# target restarts (a `zap` there that never finishes): zapd must then kill
+# the restart, since the source runs the pod on.  Each time: exit 1, a message naming the
 # host and the cause, the pod's output still advancing on a, its `zap run`
 # still waiting, nothing left behind in its pod directory.
 . "$(dirname "$0")/lib.sh"
@@ -20,6 +22,13 @@ exit 4
 EOS
 chmod +x "$T/failing-zap"
 host_zapd b 7209 ZAPD_ZAP="$T/failing-zap"
+cat > "$T/slow-zap" << 'EOS'
+#!/bin/sh
+echo $$ > "${0%/*}/slow-zap.pid"
+exec sleep 60
+EOS
+chmod +x "$T/slow-zap"
+host_zapd b 7210 ZAPD_ZAP="$T/slow-zap"
 BADKEY=$T/bad.key
 "$ZAP" keygen "$BADKEY" > /dev/null || fail "zap keygen failed"
 OUT=$T/big.out
@@ -52,6 +61,18 @@ grep -q "$(host_addr a):[0-9]*: refused: authentication failed" "$T/home-b/zapd-
 try "zapd dies mid-transfer" "$HOSTS_KEY" "$(host_addr b):7208" "closed the connection\|connection lost"
 grep -q "exiting after" "$T/home-b/zapd-7208.err" || fail "zapd on b:7208 did not die mid-transfer"
 try "restart fails" "$HOSTS_KEY" "$(host_addr b):7209" "simulated failure"
+# zap migrate dies while zapd restarts the pod: the members here see their
+# coordinator gone and run on; zapd sees the connection end and kills the restart
+on a timeout -s KILL 4 "$ZAP" migrate --key "$HOSTS_KEY" big "$(host_addr b):7210" > "$T/m.out" 2> "$T/m.err"
+[ $? = 137 ] || fail "the migrate that was to be killed ended on its own: $(cat "$T/m.err")"
+wait_for "grep -q 'its restart is killed' $T/home-b/zapd-7210.err" 10 ||
+	fail "zapd did not kill the restart of a pod whose sender left: $(cat "$T/home-b/zapd-7210.err")"
+wait_for "! on b kill -0 \$(cat $T/slow-zap.pid)" 10 || fail "the restart on b still runs"
+kill -0 "$RUN" 2> /dev/null || fail "killed migrate: zap run on a ended: $(cat "$T/big.run.err")"
+advancing "$OUT" 10 || fail "killed migrate: the pod's output does not advance on a"
+note "zap migrate killed during the restart: the pod runs on at a, zapd killed the restart on b"
+rm -rf "$T/home-a/pods/big/migrate-image" # the killed command could not remove it
+
 [ -z "$(ls "$T/home-b/incoming")" ] || note "b's incoming/ keeps: $(ls "$T/home-b/incoming") (the zapd that died)"
 
 # and the pod still moves when all is well
