@@ -3,7 +3,8 @@
 # with a 1 MiB, 256 MiB and 1 GiB heap, next to native baselines measured in
 # the same run (memcpy, write() to /dev/shm, read() back), and next to DMTCP
 # and CRIU when they are installed; then the wrapper overhead table
-# (bench/wrappers.sh) and the pod checkpoint table (bench/pod.sh).  `make
+# (bench/wrappers.sh), the pod checkpoint table (bench/pod.sh) and the
+# migration table (bench/migrate.sh).  `make
 # bench` runs it; see bench/README.md for what each column means.
 #
 # Everything lives in /dev/shm (tmpfs), images included, so disk speed is
@@ -436,3 +437,6 @@ echo
 # the pod benchmark bounds each of its steps and cleans up after itself; the
 # overall bound leaves it time to do so before the watchdog
 timeout 240 sh "$ROOT/bench/pod.sh" || echo "pod benchmark failed"
+echo
+# migration between two network namespaces (root only; it says so otherwise)
+timeout 280 bash "$ROOT/bench/migrate.sh" || echo "migration benchmark failed"

@@ -15,6 +15,10 @@
  *      written and the directory swapped into place;
  *   5. ctl/release, or SIGKILL for every member with --kill.
  *
+ * zap_checkpoint_pod_hold() stops after step 4, with every member waiting
+ * at the barrier, so that a caller (zap migrate) can act on the committed
+ * image before it says release or kill (zap_pod_ckpt_release/_kill).
+ *
  * Nobody runs on before everybody has stopped, and nobody writes before
  * then, so bytes in flight in a pipe between members are the same for the
  * writer and the reader.  A failure anywhere says ctl/abort: every member
@@ -52,6 +56,7 @@ struct ckpt_run {
 	struct zap_vtab *vt;  /* after a restart: real pid -> vpid */
 	int sig;
 	double deadline;
+	int replaced;         /* the commit replaced an image, now at tmp */
 };
 
 static double now_s(void)
@@ -496,14 +501,18 @@ static void remove_ctl(struct ckpt_run *c, int wait_resumed)
 			break;
 		usleep(1000);
 	}
-	zap_imgdir_remove(c->ctl);
+	/* a member that was late may still be putting a file in: try again,
+	 * briefly, until the directory is gone */
+	for (int tries = 0; tries < 100 && zap_imgdir_remove(c->ctl) < 0 && access(c->ctl, F_OK) == 0; tries++)
+		usleep(10000);
 }
 
-int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out, int kill_after,
-			       double timeout_s, struct zap_result *res)
+/* Steps 1-4: on success the image is committed and every member waits at
+ * the barrier for finish(). */
+static int pod_ckpt_stop_and_write(struct ckpt_run *c, const char *pod, pid_t main_pid,
+				   const char *out, int kill_after, double timeout_s,
+				   struct zap_result *res)
 {
-	static struct ckpt_run run;
-	struct ckpt_run *c = &run;
 	memset(c, 0, sizeof(*c));
 	memset(res, 0, sizeof(*res));
 	c->pod = pod;
@@ -537,7 +546,7 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 		 (unsigned long long)id, kill_after, c->final, c->tmp, c->ctl, (int)getpid());
 	char reqpath[PATH_MAX + 16];
 	snprintf(reqpath, sizeof(reqpath), "%s/%s", c->dir, ZAP_POD_REQUEST);
-	int rc = -1, released = 0;
+	int rc = -1;
 	char tmp_req[PATH_MAX + 32];
 	snprintf(tmp_req, sizeof(tmp_req), "%s.tmp%d", reqpath, (int)getpid());
 	FILE *rf = fopen(tmp_req, "we");
@@ -626,9 +635,31 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 	res->kill = kill_after;
 	res->pid = main_pid;
 	res->id = id;
+	c->replaced = e == 1;
 	zap_result_write(pod, res);
+	return 0;
 
-	/* 5: on, or off */
+abort:
+	ctl_touch(c, "abort");
+	/* every member signalled takes the request and sees the abort, rather
+	 * than finding no request and starting a checkpoint of its own */
+	c->deadline = now_s() + 2;
+	for (int i = 0; i < c->nprocs; i++)
+		c->procs[i].zombie |= !c->procs[i].signalled; /* nobody to wait for */
+	wait_all(c, "stopped", "stopping", 1);
+	unlink(reqpath);
+	remove_ctl(c, 1);
+	zap_imgdir_remove(c->tmp);
+	zap_vtab_unmap(c->vt);
+	return rc;
+}
+
+/* Step 5: on, or off. */
+static void pod_ckpt_finish(struct ckpt_run *c, int kill_after)
+{
+	char reqpath[PATH_MAX + 16], err[1024];
+	int released = 0;
+	snprintf(reqpath, sizeof(reqpath), "%s/%s", c->dir, ZAP_POD_REQUEST);
 	if (kill_after) {
 		for (int i = 0; i < c->nprocs; i++)
 			if (!c->procs[i].zombie)
@@ -640,7 +671,7 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 	unlink(reqpath);
 	remove_ctl(c, released);
 	/* the replaced image, now at tmp: the next checkpoint's spare, or gone */
-	if (e == 1 && (kill_after || zap_no_spare || zap_imgdir_keep_spare(c->tmp, c->final) < 0))
+	if (c->replaced && (kill_after || zap_no_spare || zap_imgdir_keep_spare(c->tmp, c->final) < 0))
 		zap_imgdir_remove(c->tmp);
 	if (kill_after) { /* wait for them to go, bounded */
 		for (int i = 0; i < c->nprocs; i++)
@@ -657,19 +688,53 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 			zap_err("warning: %s", err);
 	}
 	zap_vtab_unmap(c->vt);
-	return 0;
+}
 
-abort:
-	ctl_touch(c, "abort");
-	/* every member signalled takes the request and sees the abort, rather
-	 * than finding no request and starting a checkpoint of its own */
-	c->deadline = now_s() + 2;
-	for (int i = 0; i < c->nprocs; i++)
-		c->procs[i].zombie |= !c->procs[i].signalled; /* nobody to wait for */
-	wait_all(c, "stopped", "stopping", 1);
-	unlink(reqpath);
-	remove_ctl(c, 1);
-	zap_imgdir_remove(c->tmp);
-	zap_vtab_unmap(c->vt);
-	return rc;
+int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out, int kill_after,
+			       double timeout_s, struct zap_result *res)
+{
+	static struct ckpt_run run;
+	if (pod_ckpt_stop_and_write(&run, pod, main_pid, out, kill_after, timeout_s, res) < 0)
+		return -1;
+	pod_ckpt_finish(&run, kill_after);
+	return 0;
+}
+
+/* The held checkpoint: one at a time per process. */
+struct zap_pod_hold {
+	struct ckpt_run run;
+	int busy;
+};
+
+struct zap_pod_hold *zap_checkpoint_pod_hold(const char *pod, pid_t main_pid, const char *out,
+					     double timeout_s, struct zap_result *res)
+{
+	static struct zap_pod_hold hold;
+	if (hold.busy) {
+		zap_err("a held checkpoint of pod '%s' is not finished yet", hold.run.pod);
+		return NULL;
+	}
+	/* the members are told kill=0: if we die while they wait, they run on */
+	if (pod_ckpt_stop_and_write(&hold.run, pod, main_pid, out, 0, timeout_s, res) < 0)
+		return NULL;
+	/* the wait for the members to go, after a kill, has its own bound */
+	hold.busy = 1;
+	return &hold;
+}
+
+static void pod_hold_end(struct zap_pod_hold *h, int kill_after)
+{
+	h->run.deadline = now_s() + 30;
+	pod_ckpt_finish(&h->run, kill_after);
+	h->busy = 0;
+}
+
+void zap_pod_ckpt_release(struct zap_pod_hold *h)
+{
+	pod_hold_end(h, 0);
+}
+
+void zap_pod_ckpt_kill(struct zap_pod_hold *h)
+{
+	pod_hold_end(h, 1);
 }

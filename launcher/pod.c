@@ -377,6 +377,8 @@ int zap_result_read(const char *pod, struct zap_result *res)
 			res->write_usec = strtoull(v, NULL, 10);
 		else if (!strcmp(line, "stop_usec"))
 			res->stop_usec = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "migrated"))
+			snprintf(res->migrated, sizeof(res->migrated), "%s", v);
 	}
 	return 0;
 }
@@ -388,10 +390,11 @@ int zap_result_write(const char *pod, const struct zap_result *res)
 	strncat(path, "/" ZAP_POD_RESULT, sizeof(path) - strlen(path) - 1);
 	snprintf(buf, sizeof(buf),
 		 "id=%llu\nstatus=%s\npid=%d\nimage=%s\nkill=%d\nerror=%s\nbytes=%llu\npages=%llu\n"
-		 "write_usec=%llu\nstop_usec=%llu\nwarning=%s\nold=\n",
+		 "write_usec=%llu\nstop_usec=%llu\nwarning=%s\nold=\nmigrated=%s\n",
 		 (unsigned long long)res->id, res->ok ? "ok" : "error", (int)res->pid, res->image,
 		 res->kill, res->error, (unsigned long long)res->bytes, (unsigned long long)res->pages,
-		 (unsigned long long)res->write_usec, (unsigned long long)res->stop_usec, res->warning);
+		 (unsigned long long)res->write_usec, (unsigned long long)res->stop_usec, res->warning,
+		 res->migrated);
 	return write_small(path, buf);
 }
 
@@ -522,6 +525,24 @@ static void progress_clear(int *shown)
 	*shown = 0;
 }
 
+int zap_pod_lock(const char *pod, double timeout_s)
+{
+	char path[PATH_MAX + 16];
+	zap_pod_dir(pod, path, sizeof(path));
+	strncat(path, "/lock", sizeof(path) - strlen(path) - 1);
+	int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	double deadline = now_s() + timeout_s;
+	while (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0) {
+		if (now_s() > deadline) {
+			zap_err("another checkpoint of pod '%s' is still running", pod);
+			close(lock);
+			return -2;
+		}
+		usleep(10000);
+	}
+	return lock;
+}
+
 int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_after, double timeout_s,
 		       struct zap_result *res)
 {
@@ -533,18 +554,10 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 			(int)pid);
 		return -1;
 	}
-	/* one checkpoint of a pod at a time */
-	snprintf(path, sizeof(path), "%s/lock", dir);
-	int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	double deadline = now_s() + timeout_s;
-	while (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0) {
-		if (now_s() > deadline) {
-			zap_err("another checkpoint of pod '%s' is still running", pod);
-			close(lock);
-			return -1;
-		}
-		usleep(10000);
-	}
+	int lock = zap_pod_lock(pod, timeout_s);
+	if (lock == -2)
+		return -1;
 	char others[256], ipc[PATH_MAX + 16];
 	struct stat ist;
 	snprintf(ipc, sizeof(ipc), "%s/%s", dir, ZAP_POD_IPC);
@@ -702,6 +715,11 @@ int zap_pod_wait(const char *pod, pid_t child, double interval_s)
 	strncat(path, "/" ZAP_POD_PID, sizeof(path) - strlen(path) - 1);
 	unlink(path);
 	struct zap_result res;
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && zap_result_read(pod, &res) == 0 && res.kill &&
+	    res.pid == child && res.migrated[0]) {
+		fprintf(stderr, "zap: %s migrated to %s\n", pod, res.migrated);
+		return ZAP_EXIT_MIGRATED;
+	}
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && zap_result_read(pod, &res) == 0 && res.kill &&
 	    res.pid == child) {
 		fprintf(stderr, "zap: %s was checkpointed to %s and stopped\n", pod, res.image);

@@ -8,7 +8,8 @@
 #include <string.h>
 
 static const struct zap_cmd *const cmd_table[] = {
-	&zap_cmd_run, &zap_cmd_checkpoint, &zap_cmd_restart, &zap_cmd_inspect, &zap_cmd_ps,
+	&zap_cmd_run, &zap_cmd_checkpoint, &zap_cmd_restart, &zap_cmd_migrate,
+	&zap_cmd_inspect, &zap_cmd_ps, &zap_cmd_keygen,
 };
 #define NCMDS (sizeof(cmd_table) / sizeof(cmd_table[0]))
 

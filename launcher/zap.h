@@ -17,7 +17,7 @@ struct zap_cmd {
 };
 
 extern const struct zap_cmd zap_cmd_run, zap_cmd_checkpoint, zap_cmd_restart, zap_cmd_inspect,
-	zap_cmd_ps;
+	zap_cmd_ps, zap_cmd_keygen, zap_cmd_migrate;
 
 /* Errors: "zap CMD: message" on stderr. */
 extern const char *zap_cmd_name;
@@ -77,6 +77,7 @@ struct zap_result {
 	char error[512];
 	char warning[1024];
 	char old[1200];      /* the image this one replaced, to remove */
+	char migrated[256];  /* zap migrate: the host the pod went to */
 	uint64_t bytes, pages, write_usec, stop_usec;
 };
 int zap_result_read(const char *pod, struct zap_result *res);
@@ -89,6 +90,21 @@ extern int zap_no_spare;
 /* A pod with several live processes: checkpointed together (pod-ckpt.c). */
 int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out, int kill,
 			       double timeout_s, struct zap_result *res);
+
+/* The same, stopping before release or kill: the image is committed and
+ * every member waits at the barrier (they give up and run on after 600 s,
+ * or as soon as this process dies) until one of the two calls below.
+ * NULL on failure (said; the members run on). */
+struct zap_pod_hold;
+struct zap_pod_hold *zap_checkpoint_pod_hold(const char *pod, pid_t main_pid, const char *out,
+					     double timeout_s, struct zap_result *res);
+void zap_pod_ckpt_release(struct zap_pod_hold *h);
+void zap_pod_ckpt_kill(struct zap_pod_hold *h);
+
+/* One checkpoint of a pod at a time: an flock on $pod/lock, waited for up
+ * to timeout_s.  The fd to close when done, -1 when there is no lock file
+ * to take, -2 after the timeout (said). */
+int zap_pod_lock(const char *pod, double timeout_s);
 
 /* Asks the pod's process to checkpoint and waits (bounded) for its answer. */
 int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill, double timeout_s,

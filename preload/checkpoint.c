@@ -333,6 +333,10 @@ static long write_member_image(void *arg)
 /* Our part of a pod checkpoint, with every thread stopped. */
 static void pod_member(struct leader_job *job, const struct zap_img_thread *me)
 {
+	char abort_path[1200];
+	zap_fmt(abort_path, sizeof(abort_path), "%s/abort", job->rq.ctl);
+	if (zsys4(SYS_faccessat, ZAT_FDCWD, abort_path, 0, 0) == 0)
+		return; /* too late: the coordinator gave up already */
 	ctl_write(&job->rq, "stopped", "", 0);
 	if (!ctl_wait(&job->rq, "go"))
 		return;
