@@ -278,7 +278,14 @@ int zap_pod_resolve(const char *what, char *pod, size_t n, pid_t *pid)
 			continue;
 		char member[PATH_MAX + 600];
 		snprintf(member, sizeof(member), "%s/%s/%s/%d", dir, e->d_name, ZAP_POD_MEMBERS, (int)want);
-		if (access(member, F_OK) == 0 && zap_pod_member_alive(want, e->d_name)) {
+		int found = access(member, F_OK) == 0 && zap_pod_member_alive(want, e->d_name);
+		if (!found) { /* a forked child of a member */
+			static pid_t all[4096];
+			int k = zap_pod_processes(e->d_name, all, 4096);
+			for (int i = 0; i < k && !found; i++)
+				found = all[i] == want;
+		}
+		if (found) {
 			snprintf(pod, n, "%s", e->d_name);
 			*pid = want;
 			closedir(d);
@@ -407,6 +414,19 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int maps_have_preload(pid_t pid)
+{
+	char path[64], line[4096];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "re");
+	int found = 0;
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, "/libzappre.so") != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 /* Whether libzappre.so runs in pid: without it the checkpoint signal would
  * kill the program instead.  Only the preload writes the members file (at
  * load and after a restore, when its pages are no longer a mapped file). */
@@ -415,8 +435,8 @@ int zap_pod_member_has_preload(const char *pod, pid_t pid)
 	char path[PATH_MAX], registered[PATH_MAX], now[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/pods/%s/%s/%d", zap_home(), pod, ZAP_POD_MEMBERS, (int)pid);
 	int n = read_small(path, registered, sizeof(registered));
-	if (n < 0)
-		return 0;
+	if (n < 0) /* a forked child, which writes no members file: its maps say */
+		return maps_have_preload(pid);
 	registered[strcspn(registered, "\n")] = 0; /* the first line */
 	/* the preload wrote the executable it ran in; a later exec of a
 	 * program it could not enter changed that */
@@ -431,27 +451,103 @@ int zap_pod_member_has_preload(const char *pod, pid_t pid)
 	return strcmp(now, registered) == 0;
 }
 
-/* Live members of the pod besides pid, listed into buf; returns how many. */
-static int other_members(const char *pod, pid_t pid, char *buf, size_t n)
+/* The parent and state of every process, from /proc/PID/stat. */
+struct proc_entry {
+	pid_t pid, ppid;
+	char state;
+};
+
+static int scan_procs(struct proc_entry **out)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0, cap = 0;
+	*out = NULL;
+	while (d && (e = readdir(d))) {
+		char path[300], buf[512];
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if (read_small(path, buf, sizeof(buf)) <= 0)
+			continue;
+		const char *rp = strrchr(buf, ')');
+		struct proc_entry p = {(pid_t)atoi(e->d_name), 0, 0};
+		if (!rp || sscanf(rp + 1, " %c %d", &p.state, &p.ppid) != 2)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 512;
+			struct proc_entry *np = realloc(*out, (size_t)cap * sizeof(**out));
+			if (!np)
+				break;
+			*out = np;
+		}
+		(*out)[n++] = p;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+int zap_pod_processes(const char *pod, pid_t *out, int max)
 {
 	char dir[PATH_MAX];
 	zap_pod_dir(pod, dir, sizeof(dir));
 	strncat(dir, "/" ZAP_POD_MEMBERS, sizeof(dir) - strlen(dir) - 1);
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	int count = 0;
-	buf[0] = 0;
-	while (d && (e = readdir(d))) {
+	int n = 0;
+	while (d && n < max && (e = readdir(d))) {
 		pid_t m = (pid_t)atoi(e->d_name);
-		if (m <= 0 || m == pid || !zap_pod_member_alive(m, pod))
-			continue;
-		char one[16];
-		snprintf(one, sizeof(one), "%s%d", count ? ", " : "", (int)m);
-		strncat(buf, one, n - strlen(buf) - 1);
-		count++;
+		if (m > 0 && zap_pod_member_alive(m, pod))
+			out[n++] = m;
 	}
 	if (d)
 		closedir(d);
+	pid_t main_pid = zap_pod_pid(pod);
+	int have_main = 0;
+	for (int i = 0; i < n; i++)
+		have_main |= out[i] == main_pid;
+	if (main_pid && !have_main && n < max)
+		out[n++] = main_pid;
+	if (!n)
+		return 0;
+	/* and their descendants: forked children write no members file */
+	struct proc_entry *ps;
+	int np = scan_procs(&ps);
+	for (int grown = 1; grown && n < max;) {
+		grown = 0;
+		for (int i = 0; i < np && n < max; i++) {
+			if (ps[i].state == 'Z' || ps[i].state == 'X')
+				continue;
+			int known = 0, parent = 0;
+			for (int k = 0; k < n; k++) {
+				known |= out[k] == ps[i].pid;
+				parent |= out[k] == ps[i].ppid;
+			}
+			if (!known && parent) {
+				out[n++] = ps[i].pid;
+				grown = 1;
+			}
+		}
+	}
+	free(ps);
+	return n;
+}
+
+/* Live processes of the pod besides pid, listed into buf; returns how many. */
+static int other_members(const char *pod, pid_t pid, char *buf, size_t n)
+{
+	pid_t all[4096];
+	int count = 0, k = zap_pod_processes(pod, all, 4096);
+	buf[0] = 0;
+	for (int i = 0; i < k; i++) {
+		if (all[i] == pid)
+			continue;
+		char one[16];
+		snprintf(one, sizeof(one), "%s%d", count ? ", " : "", (int)all[i]);
+		strncat(buf, one, n - strlen(buf) - 1);
+		count++;
+	}
 	return count;
 }
 
@@ -460,24 +556,11 @@ static int other_members(const char *pod, pid_t pid, char *buf, size_t n)
  * necessary even when pid is its only live member. */
 static int has_children(pid_t pid)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int found = 0;
-	while (d && !found && (e = readdir(d))) {
-		char path[300], buf[512];
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if (read_small(path, buf, sizeof(buf)) <= 0)
-			continue;
-		const char *rp = strrchr(buf, ')');
-		int ppid = 0;
-		char state;
-		if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2)
-			found = ppid == pid;
-	}
-	if (d)
-		closedir(d);
+	struct proc_entry *ps;
+	int np = scan_procs(&ps), found = 0;
+	for (int i = 0; i < np && !found; i++)
+		found = ps[i].ppid == pid;
+	free(ps);
 	return found;
 }
 

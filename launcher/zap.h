@@ -54,6 +54,10 @@ pid_t zap_pod_pid(const char *pod);          /* main pid if alive, else 0 */
 /* pid lives, is no zombie, and belongs to the pod (pids are reused). */
 int zap_pod_member_alive(pid_t pid, const char *pod);
 uint64_t zap_rss_bytes(pid_t pid);          /* resident memory, from /proc */
+/* The pod's live processes: its registered members, its main process and
+ * all their live descendants (forked children register nowhere).  How
+ * many were put in out. */
+int zap_pod_processes(const char *pod, pid_t *out, int max);
 /* Whether the preload still runs in a member (not after it exec'd a
  * static or setuid program). */
 int zap_pod_member_has_preload(const char *pod, pid_t pid);

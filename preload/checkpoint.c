@@ -363,38 +363,15 @@ static void pod_member(struct leader_job *job, const struct zap_img_thread *me)
 
 /* ---- the checkpoint signal sent to one member of a pod ----
  *
- * A member that gets the signal with no request waiting, in a pod that has
- * other live members, must not write an image of itself alone: it starts
- * `zap checkpoint POD`, which checkpoints the whole pod (and signals us
- * again, with a request).  The command is started through two vfork-like
+ * A member of a pod that gets the signal with no request waiting must not
+ * write an image of itself alone, since it cannot tell cheaply whether it
+ * is alone (forked children have no members file): it starts
+ * `zap checkpoint POD`, which checkpoints the whole pod, or just us (and
+ * signals us again, with a request).  The command is started through two vfork-like
  * clones so that it is nobody's child in the pod (the middle one exits and
  * is reaped here; the command's parent becomes init), with the pod's fds
  * closed on exec (a pipe end held by it would keep a reader from seeing
  * EOF) and its output in the pod's checkpoint.log. */
-
-struct other_members {
-	int me, found;
-};
-
-static int count_other(int dfd, const char *name, void *arg)
-{
-	(void)dfd;
-	struct other_members *o = arg;
-	const char *p = name;
-	int pid = (int)zap_parse_dec(&p);
-	if (pid > 0 && !*p && pid != o->me && zsys2(SYS_kill, pid, 0) == 0)
-		o->found++;
-	return o->found ? 1 : 0; /* one is enough */
-}
-
-static int pod_has_others(void)
-{
-	char dir[800];
-	struct other_members o = {(int)z_getpid(), 0};
-	zap_fmt(dir, sizeof(dir), "%s/%s", zap_self.pod_dir, ZAP_POD_MEMBERS);
-	zap_dir_each(dir, count_other, &o);
-	return o.found;
-}
 
 static struct {
 	char zap[600], log[800], home[600];
@@ -618,7 +595,7 @@ static void leader(void *uc)
 	job->stack_lo = (uint64_t)stack;
 	job->stack_hi = (uint64_t)stack + LEADER_STACK;
 	read_request(&job->rq);
-	if (!job->rq.id && zap_self.in_pod && pod_has_others()) {
+	if (!job->rq.id && zap_self.in_pod) {
 		start_pod_checkpoint();
 		z_munmap((uint64_t)stack, LEADER_STACK);
 		return;
