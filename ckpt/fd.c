@@ -336,7 +336,10 @@ int zap_fd_restore(struct zap_restore *r)
 		const struct zap_img_fd *f = &img->fds[i];
 		const char *path = zap_img_str(img, f->path_str);
 		long fd;
-		int obj = r->inherit_stdio && f->fd <= 2 ? -1 : shared_object(r, f->fd);
+		/* --inherit-stdio takes over stdio the members share with the
+		 * outside (a file), never a pipe or socket between members */
+		int between = (f->mode & S_IFMT) == S_IFIFO || (f->mode & S_IFMT) == S_IFSOCK;
+		int obj = r->inherit_stdio && f->fd <= 2 && !between ? -1 : shared_object(r, f->fd);
 		if (obj >= 0) { /* opened once by `zap restart`, for every member */
 			long e = zsys3(SYS_dup3, r->shared_base + obj, f->fd,
 				       (f->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0);

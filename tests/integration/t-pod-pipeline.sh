@@ -59,4 +59,17 @@ pod_run pps "$T/pps.2" "$PIPE" 3
 rm -f pf.out
 pod_run pf "$T/pf.out" "$PIPE > $T/pf.out"
 [ -s pf.2 ] && fail "pf: the restarted pipeline wrote to stdout: $(head -c 200 pf.2)"
+
+# stdout a file all members share (zap run's own redirection), restarted
+# with --inherit-stdio: the hash goes to zap restart's stdout, and the
+# pipes between the members stay pipes
+( "$ZAP" run --pod pi -- bash -c "$PIPE" > pi.file ) 2> pi.run.err &
+wait_for "[ -s $ZAP_HOME/pods/pi/pid ]" 10 || fail "pi did not start"
+sleep 1.5
+checkpoint_kill pi
+wait_for "! [ -s $ZAP_HOME/pods/pi/pid ]" 20 || fail "pi: zap run did not end"
+restart_bg "$ZAP_HOME/pods/pi/image" "$T/pi.2" --inherit-stdio
+wait $! || fail "pi: restart exited $?: $(cat "$T/pi.2.err")"
+same pi.2 pipe.ref
+[ -s pi.file ] && fail "pi: the restarted pipeline wrote into the old stdout file"
 exit 0
