@@ -117,26 +117,7 @@ add() { # tool size metric value: append one sample
 	echo "$4" >>"$WORK/res/$1-$2.$3"
 	echo "tool=$1 size_mib=$2 $3=$4" >>"$RAW"
 }
-wait_file() { # file seconds [pid: give up when it is gone]
-	i=0
-	while [ ! -s "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt $(($2 * 20)) ] && return 1
-		[ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && return 1
-		sleep 0.05
-	done
-}
-wait_gone() { # pid seconds: then SIGKILL
-	i=0
-	while kill -0 "$1" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt $(($2 * 20)) ]; then
-			kill -9 "$1" 2>/dev/null
-			break
-		fi
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/lib.sh"
 progress() { printf '%s\n' "bench: $*" >&2; }
 
 # ---- zap ----

@@ -107,21 +107,6 @@ static int read_stat(pid_t pid, char *state, pid_t *ppid, int *exit_code)
 	return 0;
 }
 
-/* Whether libzappre.so is mapped in pid (a child forked a moment ago has
- * not written its members file yet, but has the preload). */
-static int has_preload(pid_t pid)
-{
-	char path[64], line[4096];
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	FILE *f = fopen(path, "re");
-	int found = 0;
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, "/libzappre.so") != NULL;
-	if (f)
-		fclose(f);
-	return found;
-}
-
 static int add_member(struct ckpt_run *c, pid_t real)
 {
 	if (c->nprocs >= MAX_PROCS) {
@@ -219,7 +204,7 @@ static int find_children(struct ckpt_run *c)
 			z->exit_status = code;
 			z->ppid_vpid = parent->vpid;
 			fresh++;
-		} else if (has_preload(pid)) {
+		} else if (zap_pod_maps_have_preload(pid)) {
 			if (add_member(c, pid) < 0) {
 				fresh = -1;
 				break;

@@ -414,7 +414,7 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int maps_have_preload(pid_t pid)
+int zap_pod_maps_have_preload(pid_t pid)
 {
 	char path[64], line[4096];
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
@@ -436,7 +436,7 @@ int zap_pod_member_has_preload(const char *pod, pid_t pid)
 	snprintf(path, sizeof(path), "%s/pods/%s/%s/%d", zap_home(), pod, ZAP_POD_MEMBERS, (int)pid);
 	int n = read_small(path, registered, sizeof(registered));
 	if (n < 0) /* a forked child, which writes no members file: its maps say */
-		return maps_have_preload(pid);
+		return zap_pod_maps_have_preload(pid);
 	registered[strcspn(registered, "\n")] = 0; /* the first line */
 	/* the preload wrote the executable it ran in; a later exec of a
 	 * program it could not enter changed that */

@@ -54,6 +54,9 @@ pid_t zap_pod_pid(const char *pod);          /* main pid if alive, else 0 */
 /* pid lives, is no zombie, and belongs to the pod (pids are reused). */
 int zap_pod_member_alive(pid_t pid, const char *pod);
 uint64_t zap_rss_bytes(pid_t pid);          /* resident memory, from /proc */
+/* Whether libzappre.so is mapped in pid: a child forked a moment ago has
+ * no members file, but the preload. */
+int zap_pod_maps_have_preload(pid_t pid);
 /* The pod's live processes: its registered members, its main process and
  * all their live descendants (forked children register nowhere).  How
  * many were put in out. */
