@@ -20,23 +20,27 @@ RESTORER_BASE := 0x6a0000000000
 
 CKPT_SRC := $(wildcard ckpt/*.c)
 PRELOAD_SRC := $(wildcard preload/*.c)
-LAUNCHER_SRC := $(filter-out launcher/restorer.c,$(wildcard launcher/*.c))
+# zapd: its main and its event loop; the protocol (proto.c) it shares with zap
+ZAPD_SRC := launcher/zapd.c launcher/evloop.c
+LAUNCHER_SRC := $(filter-out launcher/restorer.c $(ZAPD_SRC),$(wildcard launcher/*.c))
 NETPROXY_SRC := $(wildcard netproxy/*.c)
 
 CKPT_OBJ := $(CKPT_SRC:%.c=$(B)/obj/%.o)
 CKPT_MUSL_OBJ := $(CKPT_SRC:%.c=$(B)/musl/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/obj/%.o)
 LAUNCHER_OBJ := $(LAUNCHER_SRC:%.c=$(B)/obj/%.o)
+ZAPD_OBJ := $(ZAPD_SRC:%.c=$(B)/obj/%.o) $(B)/obj/launcher/proto.o
 NETPROXY_OBJ := $(NETPROXY_SRC:%.c=$(B)/obj/%.o)
 
 LIBCKPT := $(B)/lib/libzapckpt.a
 PRELOAD := $(B)/lib/zap/libzappre.so
 ZAP := $(B)/bin/zap
 RESTORER := $(B)/bin/zap-restart
+ZAPD := $(B)/bin/zapd
 PROXY := $(B)/bin/zap-proxy
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 
-all: deps-check $(PRELOAD) $(ZAP) $(RESTORER) $(PROXY) $(EXAMPLES) tests-build
+all: deps-check $(PRELOAD) $(ZAP) $(RESTORER) $(ZAPD) $(PROXY) $(EXAMPLES) tests-build
 
 # ---- dependencies: Debian packages, installed when we are root ----
 deps-check:
@@ -77,6 +81,10 @@ $(ZAP): $(LAUNCHER_OBJ) $(LIBCKPT)
 	$(CC) $(ZAP_STATIC) -o $@ $(LAUNCHER_OBJ) $(LIBCKPT) \
 		$(shell pkg-config $(if $(ZAP_STATIC),--static) --libs libunwind-generic) $(LDFLAGS_EXTRA)
 
+# The host agent (docs/zapd.md), static as zap is.
+$(ZAPD): $(ZAPD_OBJ) $(LIBCKPT)
+	@mkdir -p $(dir $@)
+	$(CC) $(ZAP_STATIC) -o $@ $(ZAPD_OBJ) $(LIBCKPT) $(LDFLAGS_EXTRA)
 # The connection keeper: one epoll loop, libc only.
 $(PROXY): $(NETPROXY_OBJ)
 	@mkdir -p $(dir $@)
@@ -107,7 +115,7 @@ clean:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/zap
-	install -m 755 $(ZAP) $(RESTORER) $(PROXY) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(ZAP) $(RESTORER) $(ZAPD) $(PROXY) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(PRELOAD) $(DESTDIR)$(PREFIX)/lib/zap/
 
 demo: all

@@ -54,26 +54,7 @@ gcc -O2 -Wall -Wextra -o "$OUT/podhog" "$ROOT/bench/podhog.c" 2>>"$LOG" || die "
 gcc -O2 -Wall -Wextra -o "$OUT/zbench" "$ROOT/bench/zbench.c" 2>>"$LOG" || die "cannot build bench/zbench.c"
 ZB=$OUT/zbench
 
-wait_file() { # file seconds pid: 1 if it is not there in time or pid is gone
-	i=0
-	while [ ! -s "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt $(($2 * 20)) ] && return 1
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.05
-	done
-}
-wait_gone() { # pid seconds: then SIGKILL
-	i=0
-	while kill -0 "$1" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt $(($2 * 20)) ]; then
-			kill -9 "$1" 2>/dev/null
-			break
-		fi
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/lib.sh"
 
 PODS=yes  # no once this build refuses a pod of several processes
 REFUSAL=

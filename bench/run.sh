@@ -3,7 +3,8 @@
 # with a 1 MiB, 256 MiB and 1 GiB heap, next to native baselines measured in
 # the same run (memcpy, write() to /dev/shm, read() back), and next to DMTCP
 # and CRIU when they are installed; then the wrapper overhead table
-# (bench/wrappers.sh) and the pod checkpoint table (bench/pod.sh).  `make
+# (bench/wrappers.sh), the pod checkpoint table (bench/pod.sh) and the
+# migration table (bench/migrate.sh).  `make
 # bench` runs it; see bench/README.md for what each column means.
 #
 # Everything lives in /dev/shm (tmpfs), images included, so disk speed is
@@ -116,26 +117,7 @@ add() { # tool size metric value: append one sample
 	echo "$4" >>"$WORK/res/$1-$2.$3"
 	echo "tool=$1 size_mib=$2 $3=$4" >>"$RAW"
 }
-wait_file() { # file seconds [pid: give up when it is gone]
-	i=0
-	while [ ! -s "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt $(($2 * 20)) ] && return 1
-		[ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && return 1
-		sleep 0.05
-	done
-}
-wait_gone() { # pid seconds: then SIGKILL
-	i=0
-	while kill -0 "$1" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt $(($2 * 20)) ]; then
-			kill -9 "$1" 2>/dev/null
-			break
-		fi
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/lib.sh"
 progress() { printf '%s\n' "bench: $*" >&2; }
 
 # ---- zap ----
@@ -436,5 +418,8 @@ echo
 # the pod benchmark bounds each of its steps and cleans up after itself; the
 # overall bound leaves it time to do so before the watchdog
 timeout 240 sh "$ROOT/bench/pod.sh" || echo "pod benchmark failed"
+echo
+# migration between two network namespaces (root only; it says so otherwise)
+timeout 280 bash "$ROOT/bench/migrate.sh" || echo "migration benchmark failed"
 echo
 timeout 180 sh "$ROOT/bench/proxy.sh" || echo "proxy benchmark failed"

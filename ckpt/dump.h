@@ -81,9 +81,12 @@ void zap_fd_pipe_pair(struct zap_dump *d);
 /* pipe read ends whose write end is elsewhere: their bytes are kept too
  * (aux[3] = 1), for a pod restart */
 void zap_fd_pipe_lone_ends(struct zap_dump *d);
-/* UNIX socketpairs with both ends here (fd-sock.c) */
+/* UNIX socketpairs with both ends here (sock-unix.c) */
 void zap_fd_sock_pair(struct zap_dump *d);
 int zap_fd_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);
+/* every other socket (sock.c): after zap_fd_sock_pair */
+void zap_sock_collect(struct zap_dump *d);
+int zap_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);
 int zap_fd_pipe_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);
 
 /* stat(2) as the x86-64 kernel lays it out (libc structs differ). */

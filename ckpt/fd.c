@@ -3,8 +3,9 @@
  * stdio, which a restart binds to the restarting command's own stdio unless
  * it was a regular file (then it is reopened at its offset, like any file).  Descriptors that share one open file
  * description (dup) are found with kcmp and shared again on restore.
- * Pipes, sockets, epoll and friends come with the pod and network work; for
- * now they come back as /dev/null (docs/limitations.md). */
+ * Pipes (fd-pipe.c), sockets (sock.c, sock-unix.c, sock-inet.c), epoll and
+ * friends (fd-anon.c) have their own files; what none of them takes comes
+ * back as /dev/null, with a warning (docs/limitations.md). */
 #include "dump.h"
 #include "restore.h"
 #include "sys.h"
@@ -169,6 +170,7 @@ int zap_fd_collect(struct zap_dump *d)
 				break;
 			}
 	zap_fd_sock_pair(d);
+	zap_sock_collect(d);
 	zap_fd_pipe_pair(d);
 	zap_fd_pipe_lone_ends(d);
 	warn_unsupported(d);
@@ -187,6 +189,11 @@ int zap_fd_write_data(struct zap_dump *d, uint64_t *cursor)
 		}
 		if (f->kind == ZAP_FD_SOCKPAIR && f->dup_of < 0) {
 			if (zap_fd_sock_write(d, f, cursor) < 0)
+				return -1;
+			continue;
+		}
+		if (f->kind == ZAP_FD_SOCKET && f->dup_of < 0) {
+			if (zap_sock_write(d, f, cursor) < 0)
 				return -1;
 			continue;
 		}
@@ -329,7 +336,10 @@ int zap_fd_restore(struct zap_restore *r)
 		const struct zap_img_fd *f = &img->fds[i];
 		const char *path = zap_img_str(img, f->path_str);
 		long fd;
-		int obj = shared_object(r, f->fd);
+		/* --inherit-stdio takes over stdio the members share with the
+		 * outside (a file), never a pipe or socket between members */
+		int between = (f->mode & S_IFMT) == S_IFIFO || (f->mode & S_IFMT) == S_IFSOCK;
+		int obj = r->inherit_stdio && f->fd <= 2 && !between ? -1 : shared_object(r, f->fd);
 		if (obj >= 0) { /* opened once by `zap restart`, for every member */
 			long e = zsys3(SYS_dup3, r->shared_base + obj, f->fd,
 				       (f->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
@@ -356,6 +366,10 @@ int zap_fd_restore(struct zap_restore *r)
 			fd = f->kind == ZAP_FD_SOCKPAIR ? zap_fd_sock_open(r, f) : zap_fd_pipe_open(r, f);
 			if (fd == f->fd)
 				continue; /* already in place, with its other end */
+		} else if (f->kind == ZAP_FD_SOCKET) {
+			fd = zap_sock_open(r, f);
+			if (fd == ZAP_ERR_REPORTED)
+				return -1;
 		} else if (f->kind >= ZAP_FD_EVENTFD) {
 			fd = zap_fd_anon_open(r, f);
 		} else {

@@ -13,7 +13,7 @@ static const char *const sect_names[ZAP_SECT_MAX] = {
 	[ZAP_SECT_POD] = "POD",	    [ZAP_SECT_PROC] = "PROC",	  [ZAP_SECT_THREADS] = "THREADS",
 	[ZAP_SECT_REGIONS] = "REGIONS", [ZAP_SECT_RUNS] = "RUNS",	  [ZAP_SECT_FDS] = "FDS",
 	[ZAP_SECT_STRINGS] = "STRINGS", [ZAP_SECT_PAGES] = "PAGES", [ZAP_SECT_FILEDATA] = "FILEDATA",
-	[ZAP_SECT_POD_FDS] = "POD_FDS",
+	[ZAP_SECT_POD_FDS] = "POD_FDS",	    [ZAP_SECT_POD_SHM] = "POD_SHM",
 	[ZAP_SECT_SYSV] = "SYSV",	    [ZAP_SECT_SYSV_DATA] = "SYSV_DATA",
 };
 
@@ -31,6 +31,7 @@ static const uint32_t sect_recsize[ZAP_SECT_MAX] = {
 	[ZAP_SECT_RUNS] = sizeof(struct zap_img_run),
 	[ZAP_SECT_FDS] = sizeof(struct zap_img_fd),
 	[ZAP_SECT_POD_FDS] = sizeof(struct zap_img_pod_fd),
+	[ZAP_SECT_POD_SHM] = sizeof(struct zap_img_pod_shm),
 	[ZAP_SECT_SYSV] = sizeof(struct zap_img_sysv),
 };
 
@@ -229,10 +230,15 @@ static int check_proc(struct zap_img *img, const char *path, char *err, size_t e
 		if (i && f->fd <= img->fds[i - 1].fd)
 			return FAIL2("FDS", "fd %lu is out of order", f->fd, 0);
 		if ((f->kind == ZAP_FD_DELETED || f->kind == ZAP_FD_EPOLL || f->kind == ZAP_FD_PIPE_READ ||
-		     f->kind == ZAP_FD_SOCKPAIR) && f->data_len &&
+		     f->kind == ZAP_FD_SOCKPAIR || f->kind == ZAP_FD_SOCKET) && f->data_len &&
 		    (f->data_off < fdata->off || f->data_off > fdata->off + fdata->len ||
 		     f->data_len > fdata->off + fdata->len - f->data_off))
 			return FAIL2("FDS", "fd %lu: file data outside FILEDATA (at %lx)", f->fd, f->data_off);
+		if (f->kind == ZAP_FD_SOCKET && f->dup_of < 0 &&
+		    (f->data_len < sizeof(struct zap_img_sock_addr) ||
+		     (uint32_t)f->aux[2] < ZAP_SOCK_UNBOUND || (uint32_t)f->aux[2] > ZAP_SOCK_CONNECTED))
+			return FAIL2("FDS", "fd %lu: socket record is malformed (state %lu)", f->fd,
+				     (uint32_t)f->aux[2]);
 	}
 	return check_regions(img, path, err, errlen);
 }
@@ -286,6 +292,14 @@ static int check_pod(struct zap_img *img, const char *path, char *err, size_t er
 		const struct zap_img_pod_fd *f = &img->pod_fds[i];
 		if (f->fd < 0 || f->object >= img->npod_fds || !member_of(img, f->pid))
 			return FAIL2("POD_FDS", "record %lu is malformed (fd %ld)", i, f->fd);
+	}
+	img->pod_shm = img->data[ZAP_SECT_POD_SHM];
+	img->npod_shm = img->pod_shm ? img->sect[ZAP_SECT_POD_SHM].count : 0;
+	for (uint32_t i = 0; i < img->npod_shm; i++) {
+		const struct zap_img_pod_shm *m = &img->pod_shm[i];
+		if (m->object >= img->npod_shm || !member_of(img, m->pid) || m->size % ZAP_IMG_PAGE ||
+		    !m->size || m->size > (1ull << 46))
+			return FAIL2("POD_SHM", "record %lu is malformed (size %lu)", i, m->size);
 	}
 	return 0;
 }

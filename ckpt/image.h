@@ -52,9 +52,10 @@ struct zap_img {
 	const struct zap_img_run *runs;
 	const struct zap_img_fd *fds;
 	const struct zap_img_pod_fd *pod_fds;
+	const struct zap_img_pod_shm *pod_shm;
 	const char *strings;
 	const struct zap_img_sysv *sysv;           /* ZAP_IMG_KIND_SYSV */
-	uint32_t nthreads, nregions, nruns, nfds, nmembers, npod_fds, nsysv;
+	uint32_t nthreads, nregions, nruns, nfds, nmembers, npod_fds, npod_shm, nsysv;
 	uint64_t strings_len;
 };
 

@@ -58,18 +58,29 @@ static void adopt_spare(const char *dir, int pid)
 	zap_dir_each(dir, adopt_one, &a);
 }
 
-long zap_imgdir_begin(const char *final, char *tmp, size_t tmplen)
+/* The temporary directory, from the spare when there is one (1) or new (0). */
+static long begin(const char *final, char *tmp, size_t tmplen)
 {
-	int pid = (int)z_getpid();
 	char spare[1100];
-	zap_fmt(tmp, tmplen, "%s.tmp-%d", final, pid);
+	zap_fmt(tmp, tmplen, "%s.tmp-%d", final, (int)z_getpid());
 	zap_fmt(spare, sizeof(spare), "%s.spare", final);
 	zap_imgdir_remove(tmp); /* left by a checkpoint that was killed */
-	if (zsys4(SYS_renameat, ZAT_FDCWD, spare, ZAT_FDCWD, tmp) == 0) {
-		adopt_spare(tmp, pid);
+	if (zsys4(SYS_renameat, ZAT_FDCWD, spare, ZAT_FDCWD, tmp) == 0)
 		return 1;
-	}
 	return zsys3(SYS_mkdirat, ZAT_FDCWD, tmp, 0700);
+}
+
+long zap_imgdir_begin(const char *final, char *tmp, size_t tmplen)
+{
+	long r = begin(final, tmp, tmplen);
+	if (r == 1)
+		adopt_spare(tmp, (int)z_getpid());
+	return r;
+}
+
+long zap_imgdir_begin_pod(const char *final, char *tmp, size_t tmplen)
+{
+	return begin(final, tmp, tmplen);
 }
 
 long zap_imgdir_keep_spare(const char *old, const char *final)

@@ -11,6 +11,9 @@
  * file's pages is several times faster than allocating new ones
  * (docs/design-notes.md, "the spare image").  0 for a new directory. */
 long zap_imgdir_begin(const char *final, char *tmp, size_t tmplen);
+/* The same for a pod, whose members write their own files: a spare keeps
+ * all its files, for the coordinator to hand out (launcher/pod-ckpt.c). */
+long zap_imgdir_begin_pod(const char *final, char *tmp, size_t tmplen);
 /* Keeps a replaced image (at old) as "<final>.spare" for the next one. */
 long zap_imgdir_keep_spare(const char *old, const char *final);
 /* Writes tmp/pod.img. */

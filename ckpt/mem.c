@@ -301,6 +301,8 @@ static int classify(struct zap_dump *d, struct zap_img_region *reg, const char *
 			reg->flags |= ZAP_REG_HEAP;
 		else if (!strcmp(path, "[stack]"))
 			reg->flags |= ZAP_REG_STACK;
+		if (shared)
+			reg->shm_ino = ino;
 		return shared ? STORE_PRESENT : STORE_ANON;
 	}
 	char name[4096];
@@ -314,8 +316,10 @@ static int classify(struct zap_dump *d, struct zap_img_region *reg, const char *
 		name[n - 10] = 0;
 	if (shared && deleted && zap_startswith(name, "/SYSV") && d->sysv_external)
 		return classify_sysv(d, reg, name, ino);
-	if (shared && is_shmem_name(name))
+	if (shared && is_shmem_name(name)) {
+		reg->shm_ino = ino; /* a pod joins other members' mappings of it */
 		return STORE_PRESENT;
+	}
 	struct zap_kstat st;
 	if (!deleted && (zap_stat(name, &st) < 0 || st.ino != ino))
 		deleted = 1; /* replaced since it was mapped: keep the bytes we have */
@@ -875,16 +879,33 @@ static long restore_shm(struct zap_restore *r, uint32_t i)
 	return last + 1;
 }
 
-static int restore_region(struct zap_restore *r, const struct zap_img_region *reg)
+/* The pod-wide object a region of ours maps (pod-mem.c), or -1. */
+static int pod_shm_object(const struct zap_restore *r, uint32_t region)
 {
+	for (uint32_t i = 0; i < r->npod_shm; i++)
+		if (r->pod_shm[i].pid == r->vpid && r->pod_shm[i].region == region &&
+		    (int)r->pod_shm[i].object < r->nshm_obj)
+			return (int)r->pod_shm[i].object;
+	return -1;
+}
+
+static int restore_region(struct zap_restore *r, uint32_t index)
+{
+	const struct zap_img_region *reg = &r->img->regions[index];
 	uint64_t len = reg->end - reg->start;
-	int fill = reg->nruns > 0;
+	int obj = pod_shm_object(r, index);
+	int fill = reg->nruns > 0 && obj < 0; /* a pod object is filled already */
 	int prot = fill ? PROT_READ | PROT_WRITE : (int)reg->prot;
 	int flags = MAP_FIXED_NOREPLACE;
 	int fd = -1;
 	uint64_t off = 0;
 	flags |= (reg->flags & ZAP_REG_SHARED) ? MAP_SHARED : MAP_PRIVATE;
-	if (reg->flags & ZAP_REG_FILE) {
+	if (obj >= 0) { /* memory this member shares with others: theirs too */
+		fd = (int)zsys3(SYS_fcntl, r->shared_base + r->nshared + obj, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return zap_restore_error(r, "the pod's shared memory %d is missing", obj);
+		off = reg->pgoff;
+	} else if (reg->flags & ZAP_REG_FILE) {
 		fd = open_region_file(r, reg);
 		if (fd < 0)
 			return -1;
@@ -923,7 +944,7 @@ int zap_mem_restore_regions(struct zap_restore *r)
 			if (next < 0)
 				return -1;
 			i = (uint32_t)next;
-		} else if (restore_region(r, &r->img->regions[i++]) < 0) {
+		} else if (restore_region(r, i++) < 0) {
 			return -1;
 		}
 	}

@@ -20,3 +20,26 @@ int zap_restore_error(struct zap_restore *r, const char *fmt, ...)
 	z_write(fd, "\n", 1);
 	return -1;
 }
+
+char **zap_restorer_argv(struct zap_restorer_cmd *c)
+{
+	int k = 0;
+	c->argv[k++] = (char *)c->path;
+	const char *opt[5] = {"--status-fd", "--member", "--shared-base", "--shared-count", "--shm-count"};
+	int val[5] = {c->status_fd, c->member, c->shared_base, c->shared_count, c->shm_count};
+	for (int i = 0; i < 5; i++) {
+		zap_fmt(c->num[i], sizeof(c->num[i]), "%d", val[i]);
+		c->argv[k++] = (char *)opt[i];
+		c->argv[k++] = c->num[i];
+	}
+	c->argv[k++] = "--home";
+	c->argv[k++] = (char *)c->home;
+	c->argv[k++] = "--pod";
+	c->argv[k++] = (char *)c->pod;
+	c->argv[k++] = "--pod-image";
+	c->argv[k++] = (char *)c->pod_image;
+	if (c->inherit_stdio)
+		c->argv[k++] = "--inherit-stdio";
+	c->argv[k] = 0;
+	return c->argv;
+}

@@ -33,6 +33,11 @@ struct zap_restore {
 	const struct zap_img_pod_fd *pod_fds;
 	uint32_t npod_fds;
 	int shared_base, nshared;
+	/* memory it shares with other members: objects at fds
+	 * shared_base + nshared.. (pod-mem.c), mapped instead of filled */
+	const struct zap_img_pod_shm *pod_shm;
+	uint32_t npod_shm;
+	int nshm_obj;
 	/* SysV segments to attach (ZAP_REG_SYSV regions), found before the
 	 * commit point: the segment's id now, and its size */
 	struct zap_restore_shm {
@@ -44,6 +49,18 @@ struct zap_restore {
 };
 
 int zap_restore_error(struct zap_restore *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The restorer's command line for one member of a pod image: `zap restart`
+ * starts the main member's, and each restorer its children's. */
+struct zap_restorer_cmd {
+	const char *path, *home, *pod, *pod_image;
+	int status_fd, member, shared_base, shared_count, inherit_stdio, shm_count;
+	char num[5][16];
+	char *argv[20];
+};
+char **zap_restorer_argv(struct zap_restorer_cmd *c);
+/* What a resource's open returns when it has reported its failure itself. */
+#define ZAP_ERR_REPORTED (-100000L)
 
 /* mem.c */
 int zap_mem_check_arena(struct zap_restore *r);
@@ -73,6 +90,8 @@ long zap_fd_pipe_open(struct zap_restore *r, const struct zap_img_fd *f);
 const struct zap_img_fd *zap_fd_other_end(const struct zap_restore *r, const struct zap_img_fd *f);
 long zap_fd_place_pair(int mine, int other, const struct zap_img_fd *f, const struct zap_img_fd *o);
 long zap_fd_sock_open(struct zap_restore *r, const struct zap_img_fd *f);
+/* sock.c: a ZAP_FD_SOCKET made again; a socket fd, -errno or ZAP_ERR_REPORTED */
+long zap_sock_open(struct zap_restore *r, const struct zap_img_fd *f);
 /* thread.c */
 __attribute__((noreturn)) void zap_thread_resume_all(struct zap_restore *r);
 

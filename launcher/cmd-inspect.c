@@ -1,5 +1,6 @@
 /* zap inspect: print an image for a person (or, with --json, a script). */
 #include "image.h"
+#include "sock.h"
 #include "stacks.h"
 #include "util.h"
 #include "zap.h"
@@ -43,6 +44,17 @@ static void human_size(uint64_t b, char *buf, size_t n)
 	snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
 }
 
+/* A socket's kind, state and addresses (a dup's from its first fd); 0 when f is no socket. */
+static size_t socket_desc(const struct zap_img *img, const struct zap_img_fd *f, char *buf, size_t n)
+{
+	if (f->kind != ZAP_FD_SOCKET)
+		return 0;
+	for (uint32_t i = 0; f->dup_of >= 0 && i < img->nfds; i++)
+		if (img->fds[i].fd == f->dup_of)
+			f = &img->fds[i];
+	return zap_sock_describe(img->fd, f, buf, n);
+}
+
 static const char *fd_kind(uint32_t k)
 {
 	switch (k) {
@@ -59,6 +71,7 @@ static const char *fd_kind(uint32_t k)
 	case ZAP_FD_PIPE_READ: return "pipe-read";
 	case ZAP_FD_PIPE_WRITE: return "pipe-write";
 	case ZAP_FD_SOCKPAIR: return "socketpair";
+	case ZAP_FD_SOCKET: return "socket";
 	}
 	return "?";
 }
@@ -164,10 +177,14 @@ static void print_proc_text(const struct zap_img *pod, const struct zap_img_memb
 		region_desc(img, r, desc, sizeof(desc));
 		human_size(r->end - r->start, a, sizeof(a));
 		human_size(st, b, sizeof(b));
-		printf("    %012llx-%012llx %c%c%c%c %10s  stored %10s  %s\n", (unsigned long long)r->start,
+		printf("    %012llx-%012llx %c%c%c%c %10s  stored %10s  %s", (unsigned long long)r->start,
 		       (unsigned long long)r->end, r->prot & PROT_READ ? 'r' : '-',
 		       r->prot & PROT_WRITE ? 'w' : '-', r->prot & PROT_EXEC ? 'x' : '-',
 		       r->flags & ZAP_REG_SHARED ? 's' : 'p', a, b, desc);
+		for (uint32_t k = 0; k < pod->npod_shm; k++)
+			if (pod->pod_shm[k].pid == m->pid && pod->pod_shm[k].region == i)
+				printf(" (shared in the pod: memory #%u)", pod->pod_shm[k].object);
+		putchar('\n');
 		total += r->end - r->start;
 		stored += st;
 	}
@@ -179,6 +196,9 @@ static void print_proc_text(const struct zap_img *pod, const struct zap_img_memb
 		const struct zap_img_fd *f = &img->fds[i];
 		printf("    %3d %-11s flags %06o pos %-10llu %s", f->fd, fd_kind(f->kind), f->open_flags,
 		       (unsigned long long)f->pos, zap_img_str(img, f->path_str));
+		char sock[512];
+		if (socket_desc(img, f, sock, sizeof(sock)))
+			printf(" %s", sock);
 		if (f->dup_of >= 0)
 			printf(" (same as fd %d)", f->dup_of);
 		int obj = pod_object(pod, m->pid, f->fd);
@@ -248,6 +268,11 @@ static void print_proc_json(const struct zap_img *pod, const struct zap_img_memb
 		       i ? "," : "", f->fd, fd_kind(f->kind), f->open_flags, (unsigned long long)f->pos,
 		       pod_object(pod, m->pid, f->fd));
 		zap_json_str(zap_img_str(img, f->path_str));
+		char sock[512];
+		if (socket_desc(img, f, sock, sizeof(sock))) {
+			printf(",\"socket\":");
+			zap_json_str(sock);
+		}
 		putchar('}');
 	}
 	printf("]}");

@@ -99,26 +99,13 @@ static int ps_exec(int argc, char **argv)
 		if (pod[0] == '.')
 			continue;
 		pid_t main_pid = zap_pod_pid(pod);
-		char mdir[PATH_MAX + 300];
-		snprintf(mdir, sizeof(mdir), "%s/%s/%s", dir, pod, ZAP_POD_MEMBERS);
-		int listed = 0, main_listed = 0;
-		DIR *d = main_pid ? opendir(mdir) : NULL;
-		struct dirent *e;
-		while (d && (e = readdir(d))) {
-			pid_t pid = (pid_t)atoi(e->d_name);
-			if (pid <= 0 || !zap_pod_member_alive(pid, pod))
-				continue;
-			print_member(pod, pid, main_pid, json, &first);
-			main_listed |= pid == main_pid;
-			listed = 1;
-		}
-		if (d)
-			closedir(d);
-		/* a main process the preload never entered has no members file */
-		if (main_pid && !main_listed) {
-			print_member(pod, main_pid, main_pid, json, &first);
-			listed = 1;
-		}
+		static pid_t procs[4096];
+		/* members, the main process (which the preload may never have
+		 * entered) and their descendants */
+		int nprocs = main_pid ? zap_pod_processes(pod, procs, 4096) : 0;
+		for (int k = 0; k < nprocs; k++)
+			print_member(pod, procs[k], main_pid, json, &first);
+		int listed = nprocs > 0;
 		if (!listed && all) {
 			if (json) {
 				printf("%s{\"pod\":", first ? "" : ",");

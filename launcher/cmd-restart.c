@@ -1,6 +1,7 @@
 /* zap restart: bring a pod back from its image. */
 #include "image.h"
 #include "podfds.h"
+#include "restore.h"
 #include "sysv.h"
 #include "vtab.h"
 #include "zap.h"
@@ -174,42 +175,29 @@ static int restart_exec(int argc, char **argv)
 		zap_image_free(&pod_img);
 		return ZAP_EXIT_CHANGED;
 	}
+	/* and the memory they share, right after */
+	int nshm = zap_pod_mem_open(dir, &pod_img, base + nshared, err, sizeof(err));
+	if (nshm < 0) {
+		zap_err("%s", err);
+		zap_sysv_remove(pod_dir, err, sizeof(err));
+		zap_image_free(&pod_img);
+		return ZAP_EXIT_BAD_IMAGE;
+	}
 	int status[2];
 	pid_t child = zap_pod_fork(pod, sig, status);
 	if (child < 0)
 		return ZAP_EXIT_FAIL;
 	if (child == 0) {
-		int fd = fcntl(status[1], F_DUPFD, base + nshared); /* without CLOEXEC, for the restorer */
-		char fdbuf[16], vbuf[16], basebuf[16], countbuf[16];
-		snprintf(fdbuf, sizeof(fdbuf), "%d", fd);
-		snprintf(vbuf, sizeof(vbuf), "%d", (int)main_m->pid);
-		snprintf(basebuf, sizeof(basebuf), "%d", base);
-		snprintf(countbuf, sizeof(countbuf), "%d", nshared);
-		char *args[20];
-		int k = 0;
-		args[k++] = restorer;
-		args[k++] = "--status-fd";
-		args[k++] = fdbuf;
-		args[k++] = "--home";
-		args[k++] = (char *)zap_home();
-		args[k++] = "--pod";
-		args[k++] = pod;
-		args[k++] = "--pod-image";
-		args[k++] = podfile;
-		args[k++] = "--member";
-		args[k++] = vbuf;
-		args[k++] = "--shared-base";
-		args[k++] = basebuf;
-		args[k++] = "--shared-count";
-		args[k++] = countbuf;
-		if (inherit)
-			args[k++] = "--inherit-stdio";
-		args[k] = NULL;
+		/* without CLOEXEC, for the restorer */
+		int fd = fcntl(status[1], F_DUPFD, base + nshared + nshm);
+		struct zap_restorer_cmd cmd = {restorer, zap_home(), pod, podfile, fd, main_m->pid, base,
+					       nshared, inherit, nshm, {{0}}, {0}};
+		char **args = zap_restorer_argv(&cmd);
 		execv(restorer, args);
 		dprintf(fd, "cannot run %s: %s\n", restorer, strerror(errno));
 		_exit(ZAP_EXIT_FAIL);
 	}
-	for (int k = 0; k < nshared; k++) /* the restorers have them now */
+	for (int k = 0; k < nshared + nshm; k++) /* the restorers have them now */
 		close(base + k);
 	uint32_t expected = pod_img.nmembers;
 	zap_image_free(&pod_img);

@@ -33,7 +33,8 @@ const struct zap_cmd zap_cmd_run = {
 		"  --expose PORT     clients reach the pod's PORT at the same port on the\n"
 		"                    proxy's host (with --proxy; repeat for more ports)\n\n"
 		"Exit status: the program's own; 128+N if signal N killed it; 3 if\n"
-		"'zap checkpoint --kill' stopped it; 127 if it could not be started;\n"
+		"'zap checkpoint --kill' stopped it; 7 if 'zap migrate' moved it to\n"
+		"another host; 127 if it could not be started;\n"
 		"1 or 2 for zap's own errors (see docs/exit-codes.md).\n",
 	.exec = run_exec,
 };

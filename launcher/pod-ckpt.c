@@ -15,6 +15,10 @@
  *      written and the directory swapped into place;
  *   5. ctl/release, or SIGKILL for every member with --kill.
  *
+ * zap_checkpoint_pod_hold() stops after step 4, with every member waiting
+ * at the barrier, so that a caller (zap migrate) can act on the committed
+ * image before it says release or kill (zap_pod_ckpt_release/_kill).
+ *
  * Nobody runs on before everybody has stopped, and nobody writes before
  * then, so bytes in flight in a pipe between members are the same for the
  * writer and the reader.  A failure anywhere says ctl/abort: every member
@@ -52,6 +56,7 @@ struct ckpt_run {
 	struct zap_vtab *vt;  /* after a restart: real pid -> vpid */
 	int sig;
 	double deadline;
+	int replaced;         /* the commit replaced an image, now at tmp */
 };
 
 static double now_s(void)
@@ -102,21 +107,6 @@ static int read_stat(pid_t pid, char *state, pid_t *ppid, int *exit_code)
 	return 0;
 }
 
-/* Whether libzappre.so is mapped in pid (a child forked a moment ago has
- * not written its members file yet, but has the preload). */
-static int has_preload(pid_t pid)
-{
-	char path[64], line[4096];
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	FILE *f = fopen(path, "re");
-	int found = 0;
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, "/libzappre.so") != NULL;
-	if (f)
-		fclose(f);
-	return found;
-}
-
 static int add_member(struct ckpt_run *c, pid_t real)
 {
 	if (c->nprocs >= MAX_PROCS) {
@@ -127,9 +117,24 @@ static int add_member(struct ckpt_run *c, pid_t real)
 	memset(p, 0, sizeof(*p));
 	p->real = real;
 	p->vpid = vpid_of(c, real);
-	if (kill(real, c->sig) < 0 && errno != ESRCH) {
-		zap_err("cannot signal process %d: %s", (int)real, strerror(errno));
-		return -1;
+	return 0;
+}
+
+/* Signals the members found since the last call.  Nobody is signalled
+ * before every process found so far has passed the checks: a member that
+ * took the signal after a refusal had removed the request would start a
+ * checkpoint of its own, and be refused again. */
+static int signal_new(struct ckpt_run *c)
+{
+	for (int i = 0; i < c->nprocs; i++) {
+		struct zap_pod_proc *p = &c->procs[i];
+		if (p->zombie || p->signalled)
+			continue;
+		p->signalled = 1;
+		if (kill(p->real, c->sig) < 0 && errno != ESRCH) {
+			zap_err("cannot signal process %d: %s", (int)p->real, strerror(errno));
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -199,7 +204,7 @@ static int find_children(struct ckpt_run *c)
 			z->exit_status = code;
 			z->ppid_vpid = parent->vpid;
 			fresh++;
-		} else if (has_preload(pid)) {
+		} else if (zap_pod_maps_have_preload(pid)) {
 			if (add_member(c, pid) < 0) {
 				fresh = -1;
 				break;
@@ -236,7 +241,7 @@ static void ctl_touch(const struct ckpt_run *c, const char *name)
 }
 
 /* Waits until every live member has written ctl/what-PID. */
-static int wait_all(struct ckpt_run *c, const char *what, const char *doing)
+static int wait_all(struct ckpt_run *c, const char *what, const char *doing, int quiet)
 {
 	for (long spin = 0;; spin++) {
 		int missing = 0;
@@ -259,7 +264,9 @@ static int wait_all(struct ckpt_run *c, const char *what, const char *doing)
 				}
 			}
 			if (kill(p->real, 0) < 0) {
-				zap_err("process %d of pod '%s' ended while %s", (int)p->real, c->pod, doing);
+				if (!quiet)
+					zap_err("process %d of pod '%s' ended while %s", (int)p->real, c->pod,
+						doing);
 				return -1;
 			}
 			missing++;
@@ -267,6 +274,8 @@ static int wait_all(struct ckpt_run *c, const char *what, const char *doing)
 		if (!missing)
 			return 0;
 		if (now_s() > c->deadline) {
+			if (quiet)
+				return -1;
 			zap_err("%d process%s of pod '%s' did not answer within the timeout while %s", missing,
 				missing == 1 ? "" : "es", c->pod, doing);
 			return -1;
@@ -319,7 +328,8 @@ static int read_done(struct ckpt_run *c, struct zap_pod_proc *p, struct zap_resu
 
 /* The pod file: members (the main process first), then the fds they share. */
 static int write_pod_file(struct ckpt_run *c, pid_t main_pid, const struct zap_img_pod_fd *fds,
-			  uint32_t nfds, uint64_t generation)
+			  uint32_t nfds, const struct zap_img_pod_shm *shm, uint32_t nshm,
+			  uint64_t generation)
 {
 	size_t len = sizeof(struct zap_img_pod) + (size_t)c->nprocs * sizeof(struct zap_img_member);
 	char *buf = calloc(1, len);
@@ -371,6 +381,8 @@ static int write_pod_file(struct ckpt_run *c, pid_t main_pid, const struct zap_i
 		e = zap_imgw_section(&w, ZAP_SECT_POD, pod->nmembers, buf, len);
 		if (e == 0 && nfds)
 			e = zap_imgw_section(&w, ZAP_SECT_POD_FDS, nfds, fds, nfds * sizeof(*fds));
+		if (e == 0 && nshm)
+			e = zap_imgw_section(&w, ZAP_SECT_POD_SHM, nshm, shm, nshm * sizeof(*shm));
 		if (e == 0) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -418,6 +430,49 @@ static void join_warnings(struct ckpt_run *c, const struct zap_img_pod_fd *fds, 
 	}
 }
 
+static int is_member_file(const struct ckpt_run *c, const char *name)
+{
+	for (int i = 0; i < c->nprocs; i++) {
+		char mine[32];
+		snprintf(mine, sizeof(mine), "%d.img", (int)c->procs[i].vpid);
+		if (!c->procs[i].zombie && !strcmp(name, mine))
+			return 1;
+	}
+	return 0;
+}
+
+/* A spare image (the one before last) became our temporary directory: its
+ * process files are written over by members of the same vpid, and the
+ * files of processes gone since are renamed for members that have none, so
+ * that their pages are written over instead of allocated anew (several
+ * times faster: design-notes, "the spare image").  What is left is
+ * removed. */
+static void hand_out_spare(struct ckpt_run *c)
+{
+	DIR *d = opendir(c->tmp);
+	struct dirent *e;
+	char old[PATH_MAX + 300], new_path[PATH_MAX + 64];
+	int next = 0;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || is_member_file(c, e->d_name))
+			continue;
+		snprintf(old, sizeof(old), "%s/%s", c->tmp, e->d_name);
+		int given = 0;
+		for (; !given && next < c->nprocs && strstr(e->d_name, ".img") &&
+		       strcmp(e->d_name, "pod.img") && strcmp(e->d_name, ZAP_SYSV_IMG);
+		     next++) {
+			if (c->procs[next].zombie)
+				continue;
+			snprintf(new_path, sizeof(new_path), "%s/%d.img", c->tmp, (int)c->procs[next].vpid);
+			given = access(new_path, F_OK) < 0 && rename(old, new_path) == 0;
+		}
+		if (!given)
+			unlink(old);
+	}
+	if (d)
+		closedir(d);
+}
+
 static void remove_ctl(struct ckpt_run *c, int wait_resumed)
 {
 	/* members look for release until they see it: let them, briefly */
@@ -431,14 +486,18 @@ static void remove_ctl(struct ckpt_run *c, int wait_resumed)
 			break;
 		usleep(1000);
 	}
-	zap_imgdir_remove(c->ctl);
+	/* a member that was late may still be putting a file in: try again,
+	 * briefly, until the directory is gone */
+	for (int tries = 0; tries < 100 && zap_imgdir_remove(c->ctl) < 0 && access(c->ctl, F_OK) == 0; tries++)
+		usleep(10000);
 }
 
-int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out, int kill_after,
-			       double timeout_s, struct zap_result *res)
+/* Steps 1-4: on success the image is committed and every member waits at
+ * the barrier for finish(). */
+static int pod_ckpt_stop_and_write(struct ckpt_run *c, const char *pod, pid_t main_pid,
+				   const char *out, int kill_after, double timeout_s,
+				   struct zap_result *res)
 {
-	static struct ckpt_run run;
-	struct ckpt_run *c = &run;
 	memset(c, 0, sizeof(*c));
 	memset(res, 0, sizeof(*res));
 	c->pod = pod;
@@ -458,10 +517,7 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	uint64_t id = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	snprintf(c->ctl, sizeof(c->ctl), "%s/ckpt-%llu", c->dir, (unsigned long long)id);
-	/* a pod's spare would hold other processes' files: start afresh */
-	snprintf(path, sizeof(path), "%s.spare", c->final);
-	zap_imgdir_remove(path);
-	long e = zap_imgdir_begin(c->final, c->tmp, sizeof(c->tmp));
+	long e = zap_imgdir_begin_pod(c->final, c->tmp, sizeof(c->tmp));
 	if (e < 0 || mkdir(c->ctl, 0700) < 0) {
 		zap_err("cannot create %s: %s", e < 0 ? c->tmp : c->ctl, strerror(e < 0 ? (int)-e : errno));
 		zap_vtab_unmap(c->vt);
@@ -475,7 +531,7 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 		 (unsigned long long)id, kill_after, c->final, c->tmp, c->ctl, (int)getpid());
 	char reqpath[PATH_MAX + 16];
 	snprintf(reqpath, sizeof(reqpath), "%s/%s", c->dir, ZAP_POD_REQUEST);
-	int rc = -1, released = 0;
+	int rc = -1;
 	char tmp_req[PATH_MAX + 32];
 	snprintf(tmp_req, sizeof(tmp_req), "%s.tmp%d", reqpath, (int)getpid());
 	FILE *rf = fopen(tmp_req, "we");
@@ -485,16 +541,16 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 	}
 
 	/* 1-2: everybody stops, including children forked a moment ago */
-	if (list_members(c) < 0)
+	if (list_members(c) < 0 || signal_new(c) < 0)
 		goto abort;
 	for (int round = 0;; round++) {
-		if (wait_all(c, "stopped", "stopping") < 0)
+		if (wait_all(c, "stopped", "stopping", 0) < 0)
 			goto abort;
 		int fresh = find_children(c);
-		if (fresh < 0)
+		if (fresh < 0 || signal_new(c) < 0)
 			goto abort;
-		if (fresh == 0 && list_members(c) == 0 && wait_all(c, "stopped", "stopping") == 0 &&
-		    find_children(c) == 0)
+		if (fresh == 0 && list_members(c) == 0 && signal_new(c) == 0 &&
+		    wait_all(c, "stopped", "stopping", 0) == 0 && find_children(c) == 0)
 			break;
 		if (round > 1000) {
 			zap_err("pod '%s' keeps creating processes; giving up", pod);
@@ -515,9 +571,10 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 			fclose(f);
 	}
 
-	/* 3: everybody writes */
+	/* 3: everybody writes, over the spare's files where there are some */
+	hand_out_spare(c);
 	ctl_touch(c, "go");
-	if (wait_all(c, "done", "writing its image") < 0)
+	if (wait_all(c, "done", "writing its image", 0) < 0)
 		goto abort;
 	int failed = 0;
 	for (int i = 0; i < c->nprocs; i++)
@@ -538,9 +595,17 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 		zap_err("%s", err);
 		goto abort;
 	}
+	struct zap_img_pod_shm *shm = NULL;
+	uint32_t nshm = 0;
+	if (zap_pod_mem_collect(c->tmp, c->procs, c->nprocs, &shm, &nshm, err, sizeof(err)) < 0) {
+		free(fds);
+		zap_err("%s", err);
+		goto abort;
+	}
 	join_warnings(c, fds, nfds, res->warning, sizeof(res->warning));
-	e = write_pod_file(c, main_pid, fds, nfds, next_generation(c->final));
+	e = write_pod_file(c, main_pid, fds, nfds, shm, nshm, next_generation(c->final));
 	free(fds);
+	free(shm);
 	if (e < 0) {
 		zap_err("cannot write %s/pod.img: %s", c->tmp, strerror((int)-e));
 		goto abort;
@@ -555,9 +620,31 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 	res->kill = kill_after;
 	res->pid = main_pid;
 	res->id = id;
+	c->replaced = e == 1;
 	zap_result_write(pod, res);
+	return 0;
 
-	/* 5: on, or off */
+abort:
+	ctl_touch(c, "abort");
+	/* every member signalled takes the request and sees the abort, rather
+	 * than finding no request and starting a checkpoint of its own */
+	c->deadline = now_s() + 2;
+	for (int i = 0; i < c->nprocs; i++)
+		c->procs[i].zombie |= !c->procs[i].signalled; /* nobody to wait for */
+	wait_all(c, "stopped", "stopping", 1);
+	unlink(reqpath);
+	remove_ctl(c, 1);
+	zap_imgdir_remove(c->tmp);
+	zap_vtab_unmap(c->vt);
+	return rc;
+}
+
+/* Step 5: on, or off. */
+static void pod_ckpt_finish(struct ckpt_run *c, int kill_after)
+{
+	char reqpath[PATH_MAX + 16], err[1024];
+	int released = 0;
+	snprintf(reqpath, sizeof(reqpath), "%s/%s", c->dir, ZAP_POD_REQUEST);
 	if (kill_after) {
 		for (int i = 0; i < c->nprocs; i++)
 			if (!c->procs[i].zombie)
@@ -568,7 +655,8 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 	}
 	unlink(reqpath);
 	remove_ctl(c, released);
-	if (e == 1) /* the replaced image, now at tmp */
+	/* the replaced image, now at tmp: the next checkpoint's spare, or gone */
+	if (c->replaced && (kill_after || zap_no_spare || zap_imgdir_keep_spare(c->tmp, c->final) < 0))
 		zap_imgdir_remove(c->tmp);
 	if (kill_after) { /* wait for them to go, bounded */
 		for (int i = 0; i < c->nprocs; i++)
@@ -585,13 +673,53 @@ int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out,
 			zap_err("warning: %s", err);
 	}
 	zap_vtab_unmap(c->vt);
-	return 0;
+}
 
-abort:
-	ctl_touch(c, "abort");
-	unlink(reqpath);
-	remove_ctl(c, 1);
-	zap_imgdir_remove(c->tmp);
-	zap_vtab_unmap(c->vt);
-	return rc;
+int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out, int kill_after,
+			       double timeout_s, struct zap_result *res)
+{
+	static struct ckpt_run run;
+	if (pod_ckpt_stop_and_write(&run, pod, main_pid, out, kill_after, timeout_s, res) < 0)
+		return -1;
+	pod_ckpt_finish(&run, kill_after);
+	return 0;
+}
+
+/* The held checkpoint: one at a time per process. */
+struct zap_pod_hold {
+	struct ckpt_run run;
+	int busy;
+};
+
+struct zap_pod_hold *zap_checkpoint_pod_hold(const char *pod, pid_t main_pid, const char *out,
+					     double timeout_s, struct zap_result *res)
+{
+	static struct zap_pod_hold hold;
+	if (hold.busy) {
+		zap_err("a held checkpoint of pod '%s' is not finished yet", hold.run.pod);
+		return NULL;
+	}
+	/* the members are told kill=0: if we die while they wait, they run on */
+	if (pod_ckpt_stop_and_write(&hold.run, pod, main_pid, out, 0, timeout_s, res) < 0)
+		return NULL;
+	/* the wait for the members to go, after a kill, has its own bound */
+	hold.busy = 1;
+	return &hold;
+}
+
+static void pod_hold_end(struct zap_pod_hold *h, int kill_after)
+{
+	h->run.deadline = now_s() + 30;
+	pod_ckpt_finish(&h->run, kill_after);
+	h->busy = 0;
+}
+
+void zap_pod_ckpt_release(struct zap_pod_hold *h)
+{
+	pod_hold_end(h, 0);
+}
+
+void zap_pod_ckpt_kill(struct zap_pod_hold *h)
+{
+	pod_hold_end(h, 1);
 }

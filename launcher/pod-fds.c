@@ -12,6 +12,7 @@
  * rest), so the members share them again, bytes in pipes included. */
 #include "image.h"
 #include "podfds.h"
+#include "sock.h"
 #include "util.h"
 #include "zap.h"
 
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -31,6 +33,7 @@ struct ref {
 	int proc;             /* index into procs */
 	struct zap_img_fd f;
 	int is_pipe;
+	int is_sock;          /* one end of a UNIX connection: aux[0] its inode, aux[3] its peer's */
 	dev_t dev;            /* files: from /proc/PID/fd/N */
 	ino_t ino;
 	int up;               /* union-find */
@@ -55,6 +58,29 @@ static void join(struct ref *r, int a, int b)
 static int shareable_file(uint32_t kind)
 {
 	return kind == ZAP_FD_REG || kind == ZAP_FD_DIR || kind == ZAP_FD_CHR || kind == ZAP_FD_DELETED;
+}
+
+/* A connected UNIX socket: a socketpair's end, or a connection whose peer
+ * may be in another member. */
+static int unix_end(const struct zap_img_fd *f)
+{
+	if ((f->mode & S_IFMT) != S_IFSOCK || !f->aux[3])
+		return 0;
+	if (f->kind == ZAP_FD_SOCKPAIR)
+		return 1;
+	return f->kind == ZAP_FD_SOCKET && (f->aux[1] & 0xffff) == AF_UNIX &&
+	       (f->aux[2] & 0xffffffff) == ZAP_SOCK_CONNECTED;
+}
+
+static int sock_type(const struct zap_img_fd *f)
+{
+	return f->kind == ZAP_FD_SOCKPAIR ? (int)f->aux[4] : (int)((f->aux[1] >> 16) & 0xffff);
+}
+
+/* Where the bytes waiting for a socket end start in its FILEDATA. */
+static uint64_t sock_bytes_at(const struct zap_img_fd *f)
+{
+	return f->kind == ZAP_FD_SOCKET ? sizeof(struct zap_img_sock_addr) : 0;
 }
 
 static int open_member(const char *dir, int32_t vpid, struct zap_img *img, char *path, size_t n,
@@ -85,7 +111,8 @@ int zap_pod_fds_collect(const char *dir, const struct zap_pod_proc *procs, int n
 			const struct zap_img_fd *f = &img.fds[i];
 			int is_pipe = (f->mode & S_IFMT) == S_IFIFO &&
 				      !strncmp(zap_img_str(&img, f->path_str), "pipe:", 5);
-			if (!is_pipe && !shareable_file(f->kind))
+			int is_sock = unix_end(f);
+			if (!is_pipe && !is_sock && !shareable_file(f->kind))
 				continue;
 			if (nrefs == cap) {
 				cap = cap ? cap * 2 : 256;
@@ -103,11 +130,12 @@ int zap_pod_fds_collect(const char *dir, const struct zap_pod_proc *procs, int n
 			r->proc = p;
 			r->f = *f;
 			r->is_pipe = is_pipe;
+			r->is_sock = is_sock;
 			r->up = (int)nrefs;
 			struct stat st;
 			char link[64];
 			snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)procs[p].real, (int)f->fd);
-			if (!is_pipe && stat(link, &st) == 0) {
+			if (!is_pipe && !is_sock && stat(link, &st) == 0) {
 				r->dev = st.st_dev;
 				r->ino = st.st_ino;
 			}
@@ -118,14 +146,17 @@ int zap_pod_fds_collect(const char *dir, const struct zap_pod_proc *procs, int n
 	for (size_t i = 0; i < nrefs; i++)
 		for (size_t k = 0; k < i; k++) {
 			struct ref *a = &refs[k], *b = &refs[i];
-			if (a->is_pipe != b->is_pipe)
+			if (a->is_pipe != b->is_pipe || a->is_sock != b->is_sock)
 				continue;
 			if (a->proc == b->proc) {
 				if (b->f.dup_of == a->f.fd)
 					join(refs, (int)k, (int)i);
 				continue;
 			}
-			if (a->is_pipe) {
+			if (a->is_sock) { /* one socket, held by several members */
+				if (a->f.aux[0] == b->f.aux[0])
+					join(refs, (int)k, (int)i);
+			} else if (a->is_pipe) {
 				if (a->f.aux[0] == b->f.aux[0] &&
 				    (a->f.open_flags & O_ACCMODE) == (b->f.open_flags & O_ACCMODE))
 					join(refs, (int)k, (int)i);
@@ -140,18 +171,30 @@ int zap_pod_fds_collect(const char *dir, const struct zap_pod_proc *procs, int n
 	 * or more; a file description in two members or more */
 	for (size_t i = 0; i < nrefs; i++) {
 		int procs_seen = 0, readers = 0, writers = 0, first_proc = -1;
+		const struct zap_img_fd *fi = &refs[i].f;
 		for (size_t k = 0; k < nrefs; k++) {
-			int same = refs[i].is_pipe ? refs[k].is_pipe && refs[k].f.aux[0] == refs[i].f.aux[0]
-						   : root(refs, (int)k) == root(refs, (int)i);
+			const struct zap_img_fd *fk = &refs[k].f;
+			int same;
+			if (refs[i].is_pipe) /* both ends of the pipe */
+				same = refs[k].is_pipe && fk->aux[0] == fi->aux[0];
+			else if (refs[i].is_sock) /* both ends of the connection */
+				same = refs[k].is_sock && (fk->aux[0] == fi->aux[0] || fk->aux[0] == fi->aux[3]);
+			else
+				same = root(refs, (int)k) == root(refs, (int)i);
 			if (!same)
 				continue;
 			if (first_proc < 0)
 				first_proc = refs[k].proc;
 			procs_seen |= refs[k].proc != first_proc;
-			readers |= (refs[k].f.open_flags & O_ACCMODE) == O_RDONLY;
-			writers |= (refs[k].f.open_flags & O_ACCMODE) == O_WRONLY;
+			if (refs[i].is_sock) {
+				readers |= fk->aux[0] == fi->aux[0];
+				writers |= fk->aux[0] == fi->aux[3];
+			} else {
+				readers |= (fk->open_flags & O_ACCMODE) == O_RDONLY;
+				writers |= (fk->open_flags & O_ACCMODE) == O_WRONLY;
+			}
 		}
-		refs[i].selected = procs_seen && (!refs[i].is_pipe || (readers && writers));
+		refs[i].selected = procs_seen && (!refs[i].is_pipe && !refs[i].is_sock ? 1 : readers && writers);
 	}
 	uint32_t nobj = 0, n = 0;
 	for (size_t i = 0; i < nrefs; i++)
@@ -215,27 +258,54 @@ static const struct zap_img_fd *describe(const struct zap_img *pod, const struct
 	return NULL;
 }
 
-/* Copies len bytes at off of from's image into fd; checks their sum. */
-static int copy_bytes(const struct member_img *from, const struct zap_img_fd *f, int fd, int is_pipe)
+static long send_message(const char *m, uint32_t n, void *arg)
 {
-	char buf[65536];
+	ssize_t w = send(*(int *)arg, m, n, MSG_DONTWAIT);
+	return w == (ssize_t)n ? 0 : w < 0 ? -errno : -EIO;
+}
+
+/* How copy_bytes writes: into a file at the same offsets, down a pipe, or
+ * as one message (a datagram socket's waiting datagram). */
+enum copy_how { COPY_FILE, COPY_STREAM, COPY_SOCKET, COPY_MESSAGE };
+
+/* Copies f's FILEDATA from from's image into fd, all but its first skip
+ * bytes (a socket's addresses); checks the sum of all of it. */
+static int copy_bytes(const struct member_img *from, const struct zap_img_fd *f, int fd,
+		      enum copy_how how, uint64_t skip)
+{
+	static char buf[ZAP_SUM_CHUNK * 17]; /* a socket's messages, up to 1 MiB, whole */
 	uint64_t sum = 0;
+	if (f->data_len > sizeof(buf) && how == COPY_MESSAGE)
+		return -EMSGSIZE;
 	for (uint64_t done = 0; done < f->data_len;) {
-		size_t n = f->data_len - done < sizeof(buf) ? f->data_len - done : sizeof(buf);
-		if (pread(from->img.fd, buf, n, (off_t)(f->data_off + done)) != (ssize_t)n)
+		size_t n = f->data_len - done < ZAP_SUM_CHUNK ? f->data_len - done : ZAP_SUM_CHUNK;
+		char *p = how == COPY_MESSAGE ? buf + done : buf;
+		if (pread(from->img.fd, p, n, (off_t)(f->data_off + done)) != (ssize_t)n)
 			return -EIO;
-		sum = zap_sum64(buf, n, sum);
-		for (size_t w = 0; w < n;) {
-			ssize_t r = is_pipe ? write(fd, buf + w, n - w) : pwrite(fd, buf + w, n - w, (off_t)(done + w));
+		sum = zap_sum64(p, n, sum);
+		done += n;
+		if (how == COPY_MESSAGE)
+			continue;
+		size_t from_at = done - n < skip ? (size_t)(skip - (done - n) < n ? skip - (done - n) : n) : 0;
+		for (size_t w = from_at; w < n;) {
+			/* a socket never blocks here: its buffer was made big enough */
+			ssize_t r = how == COPY_STREAM ? write(fd, p + w, n - w)
+				    : how == COPY_SOCKET ? send(fd, p + w, n - w, MSG_DONTWAIT)
+							 : pwrite(fd, p + w, n - w, (off_t)(done - n + w));
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r <= 0)
 				return r < 0 ? -errno : -EIO;
 			w += (size_t)r;
 		}
-		done += n;
 	}
-	return sum == f->data_sum ? 0 : -EBADMSG;
+	if (sum != f->data_sum)
+		return -EBADMSG;
+	if (how == COPY_MESSAGE && f->data_len > skip) {
+		long e = zap_sock_each_message(buf + skip, f->data_len - skip, send_message, &fd);
+		return e == -74 ? -EBADMSG : (int)e;
+	}
+	return 0;
 }
 
 static int place(int fd, int at)
@@ -281,7 +351,7 @@ static int open_pipe(const struct zap_img *pod, const struct member_img *ms, int
 	const struct zap_img_fd *rd = ends_f[0];
 	if (rd && rd->aux[2])
 		fcntl(p[1], F_SETPIPE_SZ, (int)rd->aux[2]);
-	int e = reader ? copy_bytes(reader, rd, p[1], 1) : 0;
+	int e = reader ? copy_bytes(reader, rd, p[1], COPY_STREAM, 0) : 0;
 	for (int w = 0; w < 2 && e == 0; w++) {
 		if (ends[w] < 0) {
 			close(p[w]);
@@ -299,6 +369,65 @@ static int open_pipe(const struct zap_img *pod, const struct member_img *ms, int
 	return e;
 }
 
+/* Both ends of the UNIX connection that object k is one end of, as a
+ * socketpair, each with the bytes that were waiting for it. */
+static int open_sock_pair(const struct zap_img *pod, const struct member_img *ms, int n,
+			  const struct zap_img_fd *f, int base, unsigned char *done)
+{
+	int objs[2] = {-1, -1};  /* the objects of this end and of its peer */
+	const struct zap_img_fd *ends[2] = {NULL, NULL};
+	const struct member_img *owners[2] = {NULL, NULL};
+	for (uint32_t j = 0; j < pod->npod_fds; j++) {
+		const struct member_img *m = member(ms, n, pod->pod_fds[j].pid);
+		const struct zap_img_fd *g = m ? fd_record(m, pod->pod_fds[j].fd) : NULL;
+		if (!g || !unix_end(g))
+			continue;
+		int w = g->aux[0] == f->aux[0] ? 0 : g->aux[0] == f->aux[3] ? 1 : -1;
+		if (w < 0)
+			continue;
+		if (objs[w] < 0)
+			objs[w] = (int)pod->pod_fds[j].object;
+		if (!ends[w] || (g->data_len > sock_bytes_at(g) && ends[w]->data_len <= sock_bytes_at(ends[w]))) {
+			ends[w] = g; /* the record that kept the waiting bytes, if any did */
+			owners[w] = m;
+		}
+	}
+	if (objs[0] < 0 || objs[1] < 0)
+		return -ENOTCONN;
+	int sv[2], type = sock_type(f);
+	if (socketpair(AF_UNIX, type, 0, sv) < 0)
+		return -errno;
+	enum copy_how how = type == SOCK_STREAM ? COPY_SOCKET : COPY_MESSAGE;
+	/* what end 0 had waiting is written from end 1, and the other way; a
+	 * new socket's send buffer may be smaller than what the old one held */
+	int sndbuf[2];
+	for (int w = 0; w < 2; w++) {
+		socklen_t len = sizeof(sndbuf[w]);
+		getsockopt(sv[w], SOL_SOCKET, SO_SNDBUF, &sndbuf[w], &len);
+		int want = (int)(ends[1 - w]->data_len * 2 + (256 << 10));
+		if (setsockopt(sv[w], SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) < 0)
+			setsockopt(sv[w], SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+	}
+	int e = copy_bytes(owners[0], ends[0], sv[1], how, sock_bytes_at(ends[0]));
+	if (!e)
+		e = copy_bytes(owners[1], ends[1], sv[0], how, sock_bytes_at(ends[1]));
+	for (int w = 0; w < 2; w++) { /* the kernel doubles what it is given */
+		int back = sndbuf[w] / 2;
+		setsockopt(sv[w], SOL_SOCKET, SO_SNDBUF, &back, sizeof(back));
+	}
+	for (int w = 0; w < 2 && !e; w++) {
+		if (ends[w]->open_flags & O_NONBLOCK)
+			fcntl(sv[w], F_SETFL, O_NONBLOCK);
+		e = place(sv[w], base + objs[w]);
+		done[objs[w]] = 1;
+	}
+	if (e) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	return e;
+}
+
 static int open_file(const struct member_img *owner, const struct zap_img_fd *f)
 {
 	const char *path = zap_img_str(&owner->img, f->path_str);
@@ -307,7 +436,7 @@ static int open_file(const struct member_img *owner, const struct zap_img_fd *f)
 		int t = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 		if (t < 0)
 			return -errno;
-		int e = copy_bytes(owner, f, t, 0);
+		int e = copy_bytes(owner, f, t, COPY_FILE, 0);
 		char link[64];
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", t);
 		int fd = e ? e : open(link, flags);
@@ -365,6 +494,8 @@ int zap_pod_fds_open(const char *dir, const struct zap_img *pod, int base, char 
 		int e;
 		if ((f->mode & S_IFMT) == S_IFIFO) {
 			e = open_pipe(pod, ms, n, k, f, base, done);
+		} else if (unix_end(f)) {
+			e = open_sock_pair(pod, ms, n, f, base, done);
 		} else {
 			int fd = open_file(owner, f);
 			e = fd < 0 ? fd : place(fd, base + (int)k);

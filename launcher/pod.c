@@ -278,7 +278,14 @@ int zap_pod_resolve(const char *what, char *pod, size_t n, pid_t *pid)
 			continue;
 		char member[PATH_MAX + 600];
 		snprintf(member, sizeof(member), "%s/%s/%s/%d", dir, e->d_name, ZAP_POD_MEMBERS, (int)want);
-		if (access(member, F_OK) == 0 && zap_pod_member_alive(want, e->d_name)) {
+		int found = access(member, F_OK) == 0 && zap_pod_member_alive(want, e->d_name);
+		if (!found) { /* a forked child of a member */
+			static pid_t all[4096];
+			int k = zap_pod_processes(e->d_name, all, 4096);
+			for (int i = 0; i < k && !found; i++)
+				found = all[i] == want;
+		}
+		if (found) {
 			snprintf(pod, n, "%s", e->d_name);
 			*pid = want;
 			closedir(d);
@@ -377,6 +384,8 @@ int zap_result_read(const char *pod, struct zap_result *res)
 			res->write_usec = strtoull(v, NULL, 10);
 		else if (!strcmp(line, "stop_usec"))
 			res->stop_usec = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "migrated"))
+			snprintf(res->migrated, sizeof(res->migrated), "%s", v);
 	}
 	return 0;
 }
@@ -388,10 +397,11 @@ int zap_result_write(const char *pod, const struct zap_result *res)
 	strncat(path, "/" ZAP_POD_RESULT, sizeof(path) - strlen(path) - 1);
 	snprintf(buf, sizeof(buf),
 		 "id=%llu\nstatus=%s\npid=%d\nimage=%s\nkill=%d\nerror=%s\nbytes=%llu\npages=%llu\n"
-		 "write_usec=%llu\nstop_usec=%llu\nwarning=%s\nold=\n",
+		 "write_usec=%llu\nstop_usec=%llu\nwarning=%s\nold=\nmigrated=%s\n",
 		 (unsigned long long)res->id, res->ok ? "ok" : "error", (int)res->pid, res->image,
 		 res->kill, res->error, (unsigned long long)res->bytes, (unsigned long long)res->pages,
-		 (unsigned long long)res->write_usec, (unsigned long long)res->stop_usec, res->warning);
+		 (unsigned long long)res->write_usec, (unsigned long long)res->stop_usec, res->warning,
+		 res->migrated);
 	return write_small(path, buf);
 }
 
@@ -404,6 +414,19 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int zap_pod_maps_have_preload(pid_t pid)
+{
+	char path[64], line[4096];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "re");
+	int found = 0;
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, "/libzappre.so") != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 /* Whether libzappre.so runs in pid: without it the checkpoint signal would
  * kill the program instead.  Only the preload writes the members file (at
  * load and after a restore, when its pages are no longer a mapped file). */
@@ -412,8 +435,8 @@ int zap_pod_member_has_preload(const char *pod, pid_t pid)
 	char path[PATH_MAX], registered[PATH_MAX], now[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/pods/%s/%s/%d", zap_home(), pod, ZAP_POD_MEMBERS, (int)pid);
 	int n = read_small(path, registered, sizeof(registered));
-	if (n < 0)
-		return 0;
+	if (n < 0) /* a forked child, which writes no members file: its maps say */
+		return zap_pod_maps_have_preload(pid);
 	registered[strcspn(registered, "\n")] = 0; /* the first line */
 	/* the preload wrote the executable it ran in; a later exec of a
 	 * program it could not enter changed that */
@@ -428,28 +451,117 @@ int zap_pod_member_has_preload(const char *pod, pid_t pid)
 	return strcmp(now, registered) == 0;
 }
 
-/* Live members of the pod besides pid, listed into buf; returns how many. */
-static int other_members(const char *pod, pid_t pid, char *buf, size_t n)
+/* The parent and state of every process, from /proc/PID/stat. */
+struct proc_entry {
+	pid_t pid, ppid;
+	char state;
+};
+
+static int scan_procs(struct proc_entry **out)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0, cap = 0;
+	*out = NULL;
+	while (d && (e = readdir(d))) {
+		char path[300], buf[512];
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if (read_small(path, buf, sizeof(buf)) <= 0)
+			continue;
+		const char *rp = strrchr(buf, ')');
+		struct proc_entry p = {(pid_t)atoi(e->d_name), 0, 0};
+		if (!rp || sscanf(rp + 1, " %c %d", &p.state, &p.ppid) != 2)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 512;
+			struct proc_entry *np = realloc(*out, (size_t)cap * sizeof(**out));
+			if (!np)
+				break;
+			*out = np;
+		}
+		(*out)[n++] = p;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+int zap_pod_processes(const char *pod, pid_t *out, int max)
 {
 	char dir[PATH_MAX];
 	zap_pod_dir(pod, dir, sizeof(dir));
 	strncat(dir, "/" ZAP_POD_MEMBERS, sizeof(dir) - strlen(dir) - 1);
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	int count = 0;
-	buf[0] = 0;
-	while (d && (e = readdir(d))) {
+	int n = 0;
+	while (d && n < max && (e = readdir(d))) {
 		pid_t m = (pid_t)atoi(e->d_name);
-		if (m <= 0 || m == pid || !zap_pod_member_alive(m, pod))
-			continue;
-		char one[16];
-		snprintf(one, sizeof(one), "%s%d", count ? ", " : "", (int)m);
-		strncat(buf, one, n - strlen(buf) - 1);
-		count++;
+		if (m > 0 && zap_pod_member_alive(m, pod))
+			out[n++] = m;
 	}
 	if (d)
 		closedir(d);
+	pid_t main_pid = zap_pod_pid(pod);
+	int have_main = 0;
+	for (int i = 0; i < n; i++)
+		have_main |= out[i] == main_pid;
+	if (main_pid && !have_main && n < max)
+		out[n++] = main_pid;
+	if (!n)
+		return 0;
+	/* and their descendants: forked children write no members file */
+	struct proc_entry *ps;
+	int np = scan_procs(&ps);
+	for (int grown = 1; grown && n < max;) {
+		grown = 0;
+		for (int i = 0; i < np && n < max; i++) {
+			if (ps[i].state == 'Z' || ps[i].state == 'X')
+				continue;
+			int known = 0, parent = 0;
+			for (int k = 0; k < n; k++) {
+				known |= out[k] == ps[i].pid;
+				parent |= out[k] == ps[i].ppid;
+			}
+			if (!known && parent) {
+				out[n++] = ps[i].pid;
+				grown = 1;
+			}
+		}
+	}
+	free(ps);
+	return n;
+}
+
+/* Live processes of the pod besides pid, listed into buf; returns how many. */
+static int other_members(const char *pod, pid_t pid, char *buf, size_t n)
+{
+	pid_t all[4096];
+	int count = 0, k = zap_pod_processes(pod, all, 4096);
+	buf[0] = 0;
+	for (int i = 0; i < k; i++) {
+		if (all[i] == pid)
+			continue;
+		char one[16];
+		snprintf(one, sizeof(one), "%s%d", count ? ", " : "", (int)all[i]);
+		strncat(buf, one, n - strlen(buf) - 1);
+		count++;
+	}
 	return count;
+}
+
+/* Whether pid has children, live or zombie: a child not registered yet, or
+ * one that ended and waits for its parent, makes the pod's own checkpoint
+ * necessary even when pid is its only live member. */
+static int has_children(pid_t pid)
+{
+	struct proc_entry *ps;
+	int np = scan_procs(&ps), found = 0;
+	for (int i = 0; i < np && !found; i++)
+		found = ps[i].ppid == pid;
+	free(ps);
+	return found;
 }
 
 /* Resident memory of pid in bytes: roughly what a checkpoint writes. */
@@ -496,6 +608,24 @@ static void progress_clear(int *shown)
 	*shown = 0;
 }
 
+int zap_pod_lock(const char *pod, double timeout_s)
+{
+	char path[PATH_MAX + 16];
+	zap_pod_dir(pod, path, sizeof(path));
+	strncat(path, "/lock", sizeof(path) - strlen(path) - 1);
+	int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	double deadline = now_s() + timeout_s;
+	while (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0) {
+		if (now_s() > deadline) {
+			zap_err("another checkpoint of pod '%s' is still running", pod);
+			close(lock);
+			return -2;
+		}
+		usleep(10000);
+	}
+	return lock;
+}
+
 int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_after, double timeout_s,
 		       struct zap_result *res)
 {
@@ -507,29 +637,23 @@ int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill_aft
 			(int)pid);
 		return -1;
 	}
-	/* one checkpoint of a pod at a time */
-	snprintf(path, sizeof(path), "%s/lock", dir);
-	int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	double deadline = now_s() + timeout_s;
-	while (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0) {
-		if (now_s() > deadline) {
-			zap_err("another checkpoint of pod '%s' is still running", pod);
-			close(lock);
-			return -1;
-		}
-		usleep(10000);
-	}
+	int lock = zap_pod_lock(pod, timeout_s);
+	if (lock == -2)
+		return -1;
 	char others[256], ipc[PATH_MAX + 16];
 	struct stat ist;
 	snprintf(ipc, sizeof(ipc), "%s/%s", dir, ZAP_POD_IPC);
 	/* several processes, or SysV objects (saved by us, not by the
 	 * process): the pod's own checkpoint */
-	if (other_members(pod, pid, others, sizeof(others)) > 0 ||
+	if (other_members(pod, pid, others, sizeof(others)) > 0 || has_children(pid) ||
 	    (stat(ipc, &ist) == 0 && ist.st_size > 0)) {
 		/* the main process of the pod leads the image, whichever was named */
 		pid_t main_pid = zap_pod_pid(pod);
 		int rc = zap_checkpoint_pod_members(pod, main_pid ? main_pid : pid, out, kill_after,
 						    timeout_s, res);
+		if (rc == 0 && res->warning[0])
+			zap_err("warning: %s (docs/limitations.md)", res->warning);
 		if (lock >= 0)
 			close(lock);
 		return rc;
@@ -674,6 +798,11 @@ int zap_pod_wait(const char *pod, pid_t child, double interval_s)
 	strncat(path, "/" ZAP_POD_PID, sizeof(path) - strlen(path) - 1);
 	unlink(path);
 	struct zap_result res;
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && zap_result_read(pod, &res) == 0 && res.kill &&
+	    res.pid == child && res.migrated[0]) {
+		fprintf(stderr, "zap: %s migrated to %s\n", pod, res.migrated);
+		return ZAP_EXIT_MIGRATED;
+	}
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && zap_result_read(pod, &res) == 0 && res.kill &&
 	    res.pid == child) {
 		fprintf(stderr, "zap: %s was checkpointed to %s and stopped\n", pod, res.image);

@@ -14,6 +14,7 @@ struct zap_pod_proc {
 	pid_t real, vpid;
 	pid_t ppid_vpid, pgid_vpid, sid_vpid;
 	int zombie, exit_status;
+	int signalled;
 	char warning[1024];
 };
 
@@ -29,6 +30,16 @@ int zap_pod_fds_collect(const char *dir, const struct zap_pod_proc *procs, int n
  * base, base+1, ... (without close-on-exec, so the restorers inherit them).
  * The number of objects, or -1 with err set. */
 int zap_pod_fds_open(const char *dir, const struct zap_img *pod, int base, char *err, size_t errlen);
+
+/* Memory shared between members without a file (pod-mem.c): with every
+ * member's process file in dir, the regions that map one shmem object in
+ * two members or more.  *out is malloc'd.  0, or -1 with err set. */
+int zap_pod_mem_collect(const char *dir, const struct zap_pod_proc *procs, int nprocs,
+			struct zap_img_pod_shm **out, uint32_t *nout, char *err, size_t errlen);
+/* At restart: each such object made once (a memfd filled with the pages
+ * the members stored) at fds base, base+1, ..., inherited by the restorers,
+ * which map it where their regions were.  How many, or -1 with err set. */
+int zap_pod_mem_open(const char *dir, const struct zap_img *pod, int base, char *err, size_t errlen);
 
 /* The highest fd any member's process file uses. */
 int zap_pod_fds_top(const char *dir, const struct zap_img *pod);

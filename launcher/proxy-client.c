@@ -200,6 +200,11 @@ static int freeze(const char *pod, int type)
 	return rc == 0 ? 1 : -1;
 }
 
+int zap_proxy_freeze(const char *pod, int on)
+{
+	return freeze(pod, on ? ZAP_TUN_FREEZE : ZAP_TUN_THAW);
+}
+
 int zap_checkpoint_kept(const char *pod, pid_t pid, const char *out, int kill_after, double timeout_s,
 			struct zap_result *res)
 {

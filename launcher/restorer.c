@@ -40,7 +40,7 @@ static char home_arg[256], pod_arg[64];
 /* a member of a pod: the pod file, which member, and where the shared
  * descriptions wait; the rest of our own command line, for our children */
 static char pod_img_arg[4096];
-static int member_arg, shared_base_arg, shared_count_arg, status_fd_arg = -1, inherit_arg;
+static int member_arg, shared_base_arg, shared_count_arg, shm_count_arg, status_fd_arg = -1, inherit_arg;
 
 static void *heap_alloc(void *ctx, size_t n)
 {
@@ -64,8 +64,9 @@ static int clear_fds(struct zap_restore *r)
 	for (uint32_t i = 0; i < r->img->nfds; i++)
 		if (r->img->fds[i].fd > top)
 			top = r->img->fds[i].fd;
-	if (r->nshared && r->shared_base + r->nshared - 1 > top)
-		top = r->shared_base + r->nshared - 1;
+	int nkeep = r->nshared + r->nshm_obj; /* the pod's shared fds and memory */
+	if (nkeep && r->shared_base + nkeep - 1 > top)
+		top = r->shared_base + nkeep - 1;
 	long img = zsys3(SYS_fcntl, r->img_fd, F_DUPFD_CLOEXEC, top + 1);
 	long st = r->status_fd >= 0 ? zsys3(SYS_fcntl, r->status_fd, F_DUPFD_CLOEXEC, img + 1) : -1;
 	if (img < 0 || (r->status_fd >= 0 && st < 0))
@@ -74,9 +75,9 @@ static int clear_fds(struct zap_restore *r)
 	r->img_fd = (int)img;
 	r->status_fd = (int)st;
 	int low = (int)img;
-	if (r->nshared) { /* the pod's shared descriptions stay, for zap_fd_restore */
+	if (nkeep) { /* the pod's shared descriptions and memory stay, for later */
 		zsys3(SYS_close_range, 3, r->shared_base - 1, 0);
-		zsys3(SYS_close_range, r->shared_base + r->nshared, low - 1, 0);
+		zsys3(SYS_close_range, r->shared_base + nkeep, low - 1, 0);
 	} else {
 		zsys3(SYS_close_range, 3, low - 1, 0);
 	}
@@ -135,6 +136,9 @@ static const struct zap_img_member *pod_member(struct zap_restore *r, char *file
 		r->npod_fds = pod_img.npod_fds;
 		r->shared_base = shared_base_arg;
 		r->nshared = shared_count_arg;
+		r->pod_shm = pod_img.pod_shm;
+		r->npod_shm = pod_img.npod_shm;
+		r->nshm_obj = shm_count_arg;
 		return m;
 	}
 	zap_restore_error(r, "%s: no process %d in the pod", pod_img_arg, member_arg);
@@ -173,10 +177,6 @@ static int start_children(struct zap_restore *r, const struct zap_img_member *me
 	} else if (me->pgid == me->pid) {
 		zsys2(SYS_setpgid, 0, 0);
 	}
-	char fdbuf[16], vbuf[16], basebuf[16], countbuf[16];
-	zap_fmt(fdbuf, sizeof(fdbuf), "%d", status_fd_arg);
-	zap_fmt(basebuf, sizeof(basebuf), "%d", shared_base_arg);
-	zap_fmt(countbuf, sizeof(countbuf), "%d", shared_count_arg);
 	/* the main process (listed first) takes in the orphans too: processes
 	 * whose parent had left the pod before the checkpoint */
 	int is_main = me == &pod_img.members[0];
@@ -194,27 +194,10 @@ static int start_children(struct zap_restore *r, const struct zap_img_member *me
 		}
 		if (c->flags & ZAP_MEMBER_ZOMBIE)
 			become_zombie(c->exit_status);
-		zap_fmt(vbuf, sizeof(vbuf), "%d", c->pid);
-		char *args[20];
-		int k = 0;
-		args[k++] = "zap-restart";
-		args[k++] = "--status-fd";
-		args[k++] = fdbuf;
-		args[k++] = "--home";
-		args[k++] = home_arg;
-		args[k++] = "--pod";
-		args[k++] = pod_arg;
-		args[k++] = "--pod-image";
-		args[k++] = pod_img_arg;
-		args[k++] = "--member";
-		args[k++] = vbuf;
-		args[k++] = "--shared-base";
-		args[k++] = basebuf;
-		args[k++] = "--shared-count";
-		args[k++] = countbuf;
-		if (inherit_arg)
-			args[k++] = "--inherit-stdio";
-		args[k] = NULL;
+		struct zap_restorer_cmd cmd = {"zap-restart", home_arg, pod_arg, pod_img_arg, status_fd_arg,
+					       c->pid, shared_base_arg, shared_count_arg, inherit_arg,
+					       shm_count_arg, {{0}}, {0}};
+		char **args = zap_restorer_argv(&cmd);
 		long e = zsys3(SYS_execve, "/proc/self/exe", args, environ);
 		zap_restore_error(r, "cannot run the restorer for process %d: %s", c->pid, zap_strerror(e));
 		z_exit_group(ZAP_EXIT_FAIL);
@@ -230,6 +213,9 @@ static long commit(void *arg)
 		z_exit_group(ZAP_EXIT_FAIL);
 	if (zap_mem_restore_regions(r) < 0)
 		z_exit_group(r->exit_code ? r->exit_code : ZAP_EXIT_FAIL);
+	if (r->nshm_obj) /* mapped now where they were */
+		zsys3(SYS_close_range, r->shared_base + r->nshared,
+		      r->shared_base + r->nshared + r->nshm_obj - 1, 0);
 	if (zap_mem_place_vdso(r) < 0 || zap_proc_restore(r) < 0)
 		z_exit_group(ZAP_EXIT_FAIL);
 	fill_restore_info(r);
@@ -256,6 +242,8 @@ int main(int argc, char **argv)
 			shared_base_arg = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--shared-count") && i + 1 < argc)
 			shared_count_arg = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--shm-count") && i + 1 < argc)
+			shm_count_arg = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--home") && i + 1 < argc)
 			snprintf(home_arg, sizeof(home_arg), "%s", argv[++i]);
 		else if (!strcmp(argv[i], "--pod") && i + 1 < argc)

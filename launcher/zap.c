@@ -1,13 +1,15 @@
 /* zap: the user's command.  One table of subcommands; each lives in its
  * own cmd-*.c file. */
 #include "zap.h"
+#include "zap/image.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 static const struct zap_cmd *const cmd_table[] = {
-	&zap_cmd_run, &zap_cmd_checkpoint, &zap_cmd_restart, &zap_cmd_inspect, &zap_cmd_ps,
+	&zap_cmd_run, &zap_cmd_checkpoint, &zap_cmd_restart, &zap_cmd_migrate,
+	&zap_cmd_inspect, &zap_cmd_ps, &zap_cmd_keygen,
 };
 #define NCMDS (sizeof(cmd_table) / sizeof(cmd_table[0]))
 
@@ -66,7 +68,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version")) {
-		printf("zap 0.1 (image format %d)\n", 1);
+		printf("zap 0.1 (image format %d)\n", ZAP_IMG_VERSION);
 		return 0;
 	}
 	for (size_t i = 0; i < NCMDS; i++) {

@@ -17,7 +17,7 @@ struct zap_cmd {
 };
 
 extern const struct zap_cmd zap_cmd_run, zap_cmd_checkpoint, zap_cmd_restart, zap_cmd_inspect,
-	zap_cmd_ps;
+	zap_cmd_ps, zap_cmd_keygen, zap_cmd_migrate;
 
 /* Errors: "zap CMD: message" on stderr. */
 extern const char *zap_cmd_name;
@@ -54,6 +54,13 @@ pid_t zap_pod_pid(const char *pod);          /* main pid if alive, else 0 */
 /* pid lives, is no zombie, and belongs to the pod (pids are reused). */
 int zap_pod_member_alive(pid_t pid, const char *pod);
 uint64_t zap_rss_bytes(pid_t pid);          /* resident memory, from /proc */
+/* Whether libzappre.so is mapped in pid: a child forked a moment ago has
+ * no members file, but the preload. */
+int zap_pod_maps_have_preload(pid_t pid);
+/* The pod's live processes: its registered members, its main process and
+ * all their live descendants (forked children register nowhere).  How
+ * many were put in out. */
+int zap_pod_processes(const char *pod, pid_t *out, int max);
 /* Whether the preload still runs in a member (not after it exec'd a
  * static or setuid program). */
 int zap_pod_member_has_preload(const char *pod, pid_t pid);
@@ -77,6 +84,7 @@ struct zap_result {
 	char error[512];
 	char warning[1024];
 	char old[1200];      /* the image this one replaced, to remove */
+	char migrated[256];  /* zap migrate: the host the pod went to */
 	uint64_t bytes, pages, write_usec, stop_usec;
 };
 int zap_result_read(const char *pod, struct zap_result *res);
@@ -90,6 +98,21 @@ extern int zap_no_spare;
 int zap_checkpoint_pod_members(const char *pod, pid_t main_pid, const char *out, int kill,
 			       double timeout_s, struct zap_result *res);
 
+/* The same, stopping before release or kill: the image is committed and
+ * every member waits at the barrier (they give up and run on after 600 s,
+ * or as soon as this process dies) until one of the two calls below.
+ * NULL on failure (said; the members run on). */
+struct zap_pod_hold;
+struct zap_pod_hold *zap_checkpoint_pod_hold(const char *pod, pid_t main_pid, const char *out,
+					     double timeout_s, struct zap_result *res);
+void zap_pod_ckpt_release(struct zap_pod_hold *h);
+void zap_pod_ckpt_kill(struct zap_pod_hold *h);
+
+/* One checkpoint of a pod at a time: an flock on $pod/lock, waited for up
+ * to timeout_s.  The fd to close when done, -1 when there is no lock file
+ * to take, -2 after the timeout (said). */
+int zap_pod_lock(const char *pod, double timeout_s);
+
 /* Asks the pod's process to checkpoint and waits (bounded) for its answer. */
 int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill, double timeout_s,
 		       struct zap_result *res);
@@ -102,6 +125,8 @@ int zap_proxy_token(const char *key_file, char hex[33]);
 int zap_proxy_resolve(const char *spec, char *num, size_t n, struct sockaddr_storage *ss, unsigned *len);
 int zap_proxy_register(const char *pod, const char *num, const char *hex, const uint16_t *ports, int nports);
 void zap_proxy_forget(const char *pod); /* removes $pod/proxy */
+/* FREEZE (on) or THAW the pod's tunnels: 1 done, 0 no proxy, -1 failed (said). */
+int zap_proxy_freeze(const char *pod, int on);
 int zap_checkpoint_kept(const char *pod, pid_t pid, const char *out, int kill, double timeout_s,
 			struct zap_result *res);
 

@@ -333,6 +333,10 @@ static long write_member_image(void *arg)
 /* Our part of a pod checkpoint, with every thread stopped. */
 static void pod_member(struct leader_job *job, const struct zap_img_thread *me)
 {
+	char abort_path[1200];
+	zap_fmt(abort_path, sizeof(abort_path), "%s/abort", job->rq.ctl);
+	if (zsys4(SYS_faccessat, ZAT_FDCWD, abort_path, 0, 0) == 0)
+		return; /* too late: the coordinator gave up already */
 	ctl_write(&job->rq, "stopped", "", 0);
 	if (!ctl_wait(&job->rq, "go"))
 		return;
@@ -359,38 +363,15 @@ static void pod_member(struct leader_job *job, const struct zap_img_thread *me)
 
 /* ---- the checkpoint signal sent to one member of a pod ----
  *
- * A member that gets the signal with no request waiting, in a pod that has
- * other live members, must not write an image of itself alone: it starts
- * `zap checkpoint POD`, which checkpoints the whole pod (and signals us
- * again, with a request).  The command is started through two vfork-like
+ * A member of a pod that gets the signal with no request waiting must not
+ * write an image of itself alone, since it cannot tell cheaply whether it
+ * is alone (forked children have no members file): it starts
+ * `zap checkpoint POD`, which checkpoints the whole pod, or just us (and
+ * signals us again, with a request).  The command is started through two vfork-like
  * clones so that it is nobody's child in the pod (the middle one exits and
  * is reaped here; the command's parent becomes init), with the pod's fds
  * closed on exec (a pipe end held by it would keep a reader from seeing
  * EOF) and its output in the pod's checkpoint.log. */
-
-struct other_members {
-	int me, found;
-};
-
-static int count_other(int dfd, const char *name, void *arg)
-{
-	(void)dfd;
-	struct other_members *o = arg;
-	const char *p = name;
-	int pid = (int)zap_parse_dec(&p);
-	if (pid > 0 && !*p && pid != o->me && zsys2(SYS_kill, pid, 0) == 0)
-		o->found++;
-	return o->found ? 1 : 0; /* one is enough */
-}
-
-static int pod_has_others(void)
-{
-	char dir[800];
-	struct other_members o = {(int)z_getpid(), 0};
-	zap_fmt(dir, sizeof(dir), "%s/%s", zap_self.pod_dir, ZAP_POD_MEMBERS);
-	zap_dir_each(dir, count_other, &o);
-	return o.found;
-}
 
 static struct {
 	char zap[600], log[800], home[600];
@@ -563,6 +544,8 @@ static void after_restore(void)
 	long n = z_readlink("/proc/self/exe", zap_self.exe_now, sizeof(zap_self.exe_now) - 1);
 	zap_self.exe_now[n > 0 ? n : 0] = 0;
 	zap_timers_after_restore(zap_vpid_to_real);
+	zap_tunnel_after_restore(); /* first: sock.c then sees the tunnels' new sockets */
+	zap_sock_after_restore();
 	if (ri->zap_home[0])
 		zap_fmt(zap_self.home, sizeof(zap_self.home), "%s", ri->zap_home);
 	if (ri->pod[0]) {
@@ -589,7 +572,6 @@ static void after_restore(void)
 		*zap_self.curbrk = (void *)zsys1(SYS_brk, 0);
 	ri->magic = 0;
 	zap_pod_register_member();
-	zap_tunnel_after_restore();
 }
 
 static void leader(void *uc)
@@ -614,7 +596,7 @@ static void leader(void *uc)
 	job->stack_lo = (uint64_t)stack;
 	job->stack_hi = (uint64_t)stack + LEADER_STACK;
 	read_request(&job->rq);
-	if (!job->rq.id && zap_self.in_pod && pod_has_others()) {
+	if (!job->rq.id && zap_self.in_pod) {
 		start_pod_checkpoint();
 		z_munmap((uint64_t)stack, LEADER_STACK);
 		return;
@@ -633,6 +615,7 @@ static void leader(void *uc)
 	} else if (!stopped) {
 		write_result(&job->rq, 0, err, &job->d.stats, stop_usec, NULL, NULL);
 	} else {
+		zap_sock_before_dump();
 		if (zap_timers_before_dump())
 			zap_fmt(job->d.warnings, sizeof(job->d.warnings),
 				"some POSIX timers (SIGEV_THREAD, or beyond 256) do not come back");
@@ -676,6 +659,11 @@ void zap_checkpoint_handler(int sig, siginfo_t *info, void *uc)
 	(void)info;
 	int saved_errno = errno;
 	int expected = 0;
+	/* a pod checkpoint signals children it finds in /proc, which may take
+	 * the signal before their atfork handler ran: they must not write an
+	 * image under their parent's pid */
+	if (zap_pid_is_stale())
+		zap_fork_child();
 	if (__atomic_compare_exchange_n(&ck.busy, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		leader(uc);
 		__atomic_store_n(&ck.busy, 0, __ATOMIC_RELEASE);

@@ -62,15 +62,14 @@ static void read_settings(void)
 	else
 		zap_fmt(zap_self.pod, sizeof(zap_self.pod), "pid-%d", (int)getpid());
 	zap_fmt(zap_self.pod_dir, sizeof(zap_self.pod_dir), "%s/pods/%s", zap_self.home, zap_self.pod);
-	Dl_info info;
 	long n = z_readlink("/proc/self/exe", zap_self.exe, sizeof(zap_self.exe) - 1);
 	zap_self.exe[n > 0 ? n : 0] = 0;
 	memcpy(zap_self.exe_now, zap_self.exe, sizeof(zap_self.exe_now));
 	/* canonical, as /proc/self/maps names it (LD_PRELOAD may hold "..") */
 	char real[PATH_MAX];
-	if (dladdr((void *)read_settings, &info) && info.dli_fname)
-		zap_fmt(zap_self.lib_path, sizeof(zap_self.lib_path), "%s",
-			realpath(info.dli_fname, real) ? real : info.dli_fname);
+	const char *name = zap_own_object()->name;
+	if (name && name[0])
+		zap_fmt(zap_self.lib_path, sizeof(zap_self.lib_path), "%s", realpath(name, real) ? real : name);
 }
 
 /* $ZAP_HOME/pods/<pod>/members/<pid>: how `zap ps` and `zap checkpoint PID`
@@ -95,10 +94,13 @@ void zap_pod_register_member(void)
 	}
 }
 
+/* A forked child writes no members file: the file system calls and the
+ * copy-on-write faults they cost made fork 1.35x native under a pod
+ * directory (bench/wrappers.sh), and the tools find children through
+ * /proc, by their parent (zap_pod_processes, launcher/pod.c). */
 void zap_fork_child(void)
 {
 	zap_pid_init(); /* a new process: its own pid */
-	zap_pod_register_member();
 }
 
 __attribute__((constructor)) static void zap_preload_init(void)

@@ -17,6 +17,7 @@
 #include "sys.h"
 #include "util.h"
 #include "vtab.h"
+#include "zap/common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -114,6 +115,8 @@ void zap_pid_inherit(const char *env)
 
 pid_t zap_pid_self(void) { return pt.vpid; }
 
+int zap_pid_is_stale(void) { return pt.real != (pid_t)z_getpid(); }
+
 pid_t zap_pid_self_after_vfork(void)
 {
 	pid_t real = (pid_t)z_getpid();
@@ -172,8 +175,17 @@ pid_t zap_pid_adopt_child(pid_t real)
 /* A child that was reaped: its entry goes (its real pid may be reused). */
 void zap_pid_forget(pid_t real)
 {
-	if (vt && real > 0)
+	if (real <= 0)
+		return;
+	if (vt)
 		zap_vtab_drop_real(vt, real);
+	/* its members file too: a pod that forks all day (make) would grow
+	 * members/ without end */
+	if (zap_self.in_pod) {
+		char path[800];
+		zap_fmt(path, sizeof(path), "%s/%s/%d", zap_self.pod_dir, ZAP_POD_MEMBERS, (int)real);
+		zsys3(SYS_unlinkat, ZAT_FDCWD, path, 0);
+	}
 }
 
 /* "/proc/<vpid>/..." -> "/proc/<real>/...", in buf; the path itself when

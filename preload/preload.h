@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <spawn.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -93,6 +94,13 @@ extern struct zap_self zap_self;
 extern struct zap_restore_info zap_restore_info;
 
 void zap_real_init(void);
+/* This library as the dynamic loader has it: its file name (as LD_PRELOAD
+ * named it) and the addresses it spans. */
+struct zap_own_object {
+	const char *name;
+	uintptr_t lo, hi;
+};
+const struct zap_own_object *zap_own_object(void);
 void zap_signal_install(void);
 void zap_checkpoint_handler(int sig, siginfo_t *info, void *uc);
 void zap_pod_register_member(void);
@@ -103,10 +111,17 @@ void zap_fork_child(void); /* a new process's first steps (atfork, _Fork, clone)
 int zap_timers_before_dump(void);
 void zap_timers_after_restore(pid_t (*new_tid)(pid_t vtid));
 
+/* Socket addresses (sock.c): noted before a dump, answered after a restore. */
+void zap_sock_before_dump(void);
+void zap_sock_after_restore(void);
+
 /* Virtual pids (pid.c). */
 void zap_pid_init(void);
 void zap_pid_inherit(const char *env); /* ZAP_VPID=vpid:real */
 pid_t zap_pid_self(void);
+/* A child forked a moment ago whose atfork handler has not run yet: what
+ * we know of our pid is still the parent's. */
+int zap_pid_is_stale(void);
 /* The same, correct in a vfork child too (costs a getpid). */
 pid_t zap_pid_self_after_vfork(void);
 pid_t zap_pid_self_vtid(void);
@@ -131,6 +146,8 @@ struct zap_vtab *zap_pid_vtab(void);
 void zap_tunnel_before_dump(void);
 void zap_tunnel_after_restore(void);
 const char *zap_tunnel_env(void);
+struct sockaddr;
+int zap_tunnel_peer(int fd, struct sockaddr *addr, unsigned *len); /* 0, or -1: not a tunnel */
 
 /* The program's view of the checkpoint signal (signal.c). */
 int zap_signal_virtual_action(const struct sigaction *act, struct sigaction *old);

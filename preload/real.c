@@ -4,16 +4,49 @@
 #include "preload.h"
 
 #include <dlfcn.h>
+#include <link.h>
 
 struct zap_real zap_real;
+
+/* Which loaded object holds this code: its file name and the addresses
+ * it spans.  Not dladdr(), which walks every symbol of libc to name the
+ * nearest one: 80 calls of it were 94% of the instructions a program ran
+ * before main under the preload (callgrind, /bin/true). */
+static int find_own_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct zap_own_object *o = arg;
+	uintptr_t pc = (uintptr_t)find_own_object, lo = ~(uintptr_t)0, hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		lo = a < lo ? a : lo;
+		hi = a + ph->p_memsz > hi ? a + ph->p_memsz : hi;
+	}
+	if (pc < lo || pc >= hi)
+		return 0;
+	o->name = info->dlpi_name;
+	o->lo = lo;
+	o->hi = hi;
+	return 1;
+}
+
+const struct zap_own_object *zap_own_object(void)
+{
+	static struct zap_own_object own;
+	if (!own.hi)
+		dl_iterate_phdr(find_own_object, &own);
+	return &own;
+}
 
 static void *find(const char *name)
 {
 	void *p = dlsym(RTLD_NEXT, name);
-	Dl_info self, got;
+	const struct zap_own_object *own = zap_own_object();
 	/* never resolve back to ourselves */
-	if (p && dladdr((void *)zap_real_init, &self) && dladdr(p, &got) &&
-	    self.dli_fbase == got.dli_fbase)
+	if (p && (uintptr_t)p >= own->lo && (uintptr_t)p < own->hi)
 		return NULL;
 	return p;
 }

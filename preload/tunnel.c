@@ -4,7 +4,8 @@
  *
  * accept/accept4 on an exposed port read the proxy's OPEN header off the
  * new connection before the program sees it, and remember fd -> (tunnel
- * id, client address); getpeername on it answers the client's address.
+ * id, client address); getpeername on it (sock.c) answers the client's
+ * address.
  *
  * Before a checkpoint (every thread stopped) each tunnel records how many
  * stream bytes the program read (consumed = bytes_received - SIOCINQ) and,
@@ -73,7 +74,6 @@ static struct {
 	uint16_t ports[ZAP_TUN_MAX_PORTS];
 	int nports;
 	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
-	int (*getpeername)(int, struct sockaddr *, socklen_t *);
 	int (*connect)(int, const struct sockaddr *, socklen_t);
 	struct tfd t[MAX_TUNNELS];
 	int nt; /* slots used so far */
@@ -147,7 +147,6 @@ __attribute__((constructor)) static void tunnel_init(void)
 	for (int i = 0; i < MAX_TUNNELS; i++)
 		tn.t[i].fd = -1;
 	tn.accept4 = dlsym(RTLD_NEXT, "accept4");
-	tn.getpeername = dlsym(RTLD_NEXT, "getpeername");
 	tn.connect = dlsym(RTLD_NEXT, "connect");
 	const char *v = getenv(ZAP_ENV_PROXY);
 	if (v && *v)
@@ -267,16 +266,15 @@ ZAP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 ZAP_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len) { return accept4(fd, addr, len, 0); }
 
-ZAP_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+/* getpeername of a tunnel: the client's or the destination's address.
+ * 0 answered, -1 not a tunnel (sock.c's getpeername asks us first). */
+int zap_tunnel_peer(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	struct tfd *e = tn.on ? find(fd) : NULL;
-	if (e && addr && len) {
-		fill_addr(e, addr, len);
-		return 0;
-	}
-	if (!tn.getpeername)
-		return errno = ENOSYS, -1;
-	return tn.getpeername(fd, addr, len);
+	if (!e || !addr || !len)
+		return -1;
+	fill_addr(e, addr, len);
+	return 0;
 }
 
 /* ---- outbound: connect() to an outside address goes through the proxy ---- */

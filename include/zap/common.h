@@ -33,6 +33,7 @@ enum zap_exit {
 	ZAP_EXIT_BAD_IMAGE = 4,     /* the image is missing, truncated, corrupt or for another machine */
 	ZAP_EXIT_NOT_FOUND = 5,     /* no such pod or process under zap */
 	ZAP_EXIT_CHANGED = 6,       /* a file the image needs changed or vanished */
+	ZAP_EXIT_MIGRATED = 7,      /* run/restart: the pod moved to another host (zap migrate) */
 	ZAP_EXIT_NOT_RUN = 127,     /* run: the program could not be started */
 };
 

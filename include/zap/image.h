@@ -61,6 +61,7 @@ enum zap_sect_type {
 	ZAP_SECT_POD_FDS,     /* pod file: struct zap_img_pod_fd[], fds shared between members */
 	ZAP_SECT_SYSV,        /* struct zap_img_sysv[] (sysv.img) */
 	ZAP_SECT_SYSV_DATA,   /* their contents; checksummed per object, not as a whole */
+	ZAP_SECT_POD_SHM,     /* pod file: struct zap_img_pod_shm[], memory shared between members */
 	ZAP_SECT_MAX
 };
 
@@ -103,6 +104,19 @@ struct zap_img_pod_fd {
 	int32_t fd;
 	uint32_t object;
 	uint32_t pad;
+};
+
+/* One mapping of one member of a shared memory object without a file
+ * (MAP_SHARED | MAP_ANONYMOUS before a fork, a memfd) that other members
+ * map too.  Every record with the same object is one object of size
+ * bytes, made once at restart and filled from the members' stored pages;
+ * each member maps it where its region was. */
+struct zap_img_pod_shm {
+	int32_t pid;          /* the member's vpid */
+	uint32_t region;      /* index in its process file's REGIONS */
+	uint32_t object;
+	uint32_t pad;
+	uint64_t size;        /* the object's size, as far as members map it */
 };
 
 /* ---- process file ---- */
@@ -213,6 +227,10 @@ struct zap_img_region {
 	/* identity of the file, checked before it is mapped again */
 	uint64_t file_size;
 	int64_t mtime_sec, mtime_nsec;
+	/* shared memory without a file (anonymous shared, memfd): the inode of
+	 * its shmem object, by which the mappings members of a pod have of one
+	 * object are joined again (POD_SHM); else 0 */
+	uint64_t shm_ino;
 };
 
 /* A run of stored pages: npages pages at addr, in the file at data_off. */
@@ -243,7 +261,42 @@ enum zap_fd_kind {
 	ZAP_FD_SOCKPAIR,     /* one end of a UNIX socketpair whose other end is here too:
 	                      * aux[0] inode, aux[1] the other end's fd, aux[3] the peer's inode,
 	                      * aux[4] SOCK_STREAM/DGRAM/SEQPACKET; FILEDATA: bytes waiting for it */
-	ZAP_FD_KIND_MAX = ZAP_FD_SOCKPAIR,
+	ZAP_FD_SOCKET,       /* any other socket, made again by itself (ckpt/sock.c): aux[0] inode,
+	                      * aux[1] family | type << 16 | protocol << 32, aux[2] enum
+	                      * zap_sock_state | backlog << 32, aux[3] a UNIX peer's inode (0 none),
+	                      * aux[4] enum zap_sock_opt bits, aux[5] SO_RCVBUF | SO_SNDBUF << 32 as
+	                      * getsockopt reads them (0: the default); FILEDATA: struct
+	                      * zap_img_sock_addr, then the bytes waiting for it (UNIX connections) */
+	ZAP_FD_KIND_MAX = ZAP_FD_SOCKET,
+};
+
+/* What a ZAP_FD_SOCKET was doing, and so what it comes back as. */
+enum zap_sock_state {
+	ZAP_SOCK_UNBOUND = 1,  /* neither bound nor connected: a fresh socket of its kind */
+	ZAP_SOCK_BOUND,        /* bound, not listening nor connected (UDP): bound again */
+	ZAP_SOCK_LISTEN,       /* bound and listening: bound again, listening, backlog kept */
+	ZAP_SOCK_CONNECTED,    /* connected (to a peer outside the pod): comes back failed, TCP
+	                        * reset, UNIX stream closed by its peer; UDP connected again */
+};
+
+/* Socket options kept (aux[4]); SO_RCVBUF/SO_SNDBUF are in aux[5]. */
+enum zap_sock_opt {
+	ZAP_SOCKOPT_REUSEADDR = 1 << 0,
+	ZAP_SOCKOPT_REUSEPORT = 1 << 1,
+	ZAP_SOCKOPT_KEEPALIVE = 1 << 2,
+	ZAP_SOCKOPT_NODELAY = 1 << 3,    /* TCP_NODELAY */
+	ZAP_SOCKOPT_V6ONLY = 1 << 4,     /* IPV6_V6ONLY */
+	ZAP_SOCKOPT_BROADCAST = 1 << 5,
+	ZAP_SOCKOPT_PASSCRED = 1 << 6,   /* UNIX */
+};
+
+/* The addresses of a ZAP_FD_SOCKET, at the start of its FILEDATA: raw
+ * sockaddrs as getsockname/getpeername returned them (len 0: none). */
+#define ZAP_SOCKADDR_MAX 112
+struct zap_img_sock_addr {
+	uint32_t local_len, peer_len;
+	uint8_t local[ZAP_SOCKADDR_MAX];
+	uint8_t peer[ZAP_SOCKADDR_MAX];
 };
 
 /* One registration of an epoll fd: what epoll_ctl(ADD) was given. */

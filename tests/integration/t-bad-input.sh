@@ -82,9 +82,13 @@ kill -0 "$(cat "$ZAP_HOME/pods/static/pid")" || fail "the static program died"
 # a pod whose member runs a static child: refused, naming the child, and left running
 start_pod multi "$T/multi.1" -- sh -c "$PROGS/counter-static 1000 50 & $EX/counter 1000 50; wait"
 wait_for "[ \$(ls $ZAP_HOME/pods/multi/members | wc -l) -ge 2 ]" 10 || fail "members did not register"
-expect 1 "counter-static) .*does not have zap's preload loaded" "$ZAP" checkpoint multi
+expect 1 "counter-static).*does not have zap's preload loaded" "$ZAP" checkpoint multi
 [ -z "$(ls -d "$ZAP_HOME"/pods/multi/ckpt-* 2>/dev/null)" ] || fail "a refused pod checkpoint left its control directory"
 [ ! -e "$ZAP_HOME/pods/multi/request" ] || fail "a refused pod checkpoint left its request behind"
+# and no member, signalled before the refusal, starts a checkpoint of its own
+sleep 1.5
+[ ! -s "$ZAP_HOME/pods/multi/checkpoint.log" ] ||
+	fail "a refused pod checkpoint left a member checkpointing by itself: $(head -3 "$ZAP_HOME/pods/multi/checkpoint.log")"
 
 # a bad pod name is a usage error
 expect 2 "bad pod name" "$ZAP" run --pod "a/b" -- true

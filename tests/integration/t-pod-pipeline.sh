@@ -25,9 +25,17 @@ note "uninterrupted pipeline: $ms ms: $(cut -c1-16 pipe.ref)..."
 # --kill, restarted; OUT is where its stdout ends up after the restart
 # ($T/NAME.2 when stdout is a pipe to the test)
 pod_run() {
-	local name=$1 out=$2 cmd=$3
+	local name=$1 out=$2 cmd=$3 before=${4:-0}
 	start_pod "$name" "$T/$name.1" -- bash -c "$cmd"
-	sleep 1.5
+	# checkpoints the pipeline runs on after: the last one writes over the
+	# spare that the one before it left (its files handed out to members)
+	for i in $(seq 1 "$before"); do
+		sleep 0.3
+		timeout 60 "$ZAP" checkpoint "$name" > /dev/null 2> "$T/$name.ck$i.err" ||
+			fail "$name: checkpoint $i failed: $(cat "$T/$name.ck$i.err")"
+	done
+	[ "$before" -gt 0 ] && { [ -d "$ZAP_HOME/pods/$name/image.spare" ] || fail "$name: no spare image kept"; }
+	if [ "$before" -gt 0 ]; then sleep 0.4; else sleep 1.5; fi
 	[ -s "$ZAP_HOME/pods/$name/pid" ] || fail "$name: the pipeline ended before the checkpoint (raise PIPE_N)"
 	[ -s "$T/$name.1" ] && fail "$name: the pipeline printed its hash before the checkpoint (raise PIPE_N)"
 	checkpoint_kill "$name"
@@ -45,8 +53,23 @@ pod_run() {
 
 # stdout through a pipe to the test
 pod_run pp "$T/pp.2" "$PIPE"
+# the same after three checkpoints it ran on after
+pod_run pps "$T/pps.2" "$PIPE" 3
 # stdout to a file the pipeline opened itself
 rm -f pf.out
 pod_run pf "$T/pf.out" "$PIPE > $T/pf.out"
 [ -s pf.2 ] && fail "pf: the restarted pipeline wrote to stdout: $(head -c 200 pf.2)"
+
+# stdout a file all members share (zap run's own redirection), restarted
+# with --inherit-stdio: the hash goes to zap restart's stdout, and the
+# pipes between the members stay pipes
+( "$ZAP" run --pod pi -- bash -c "$PIPE" > pi.file ) 2> pi.run.err &
+wait_for "[ -s $ZAP_HOME/pods/pi/pid ]" 10 || fail "pi did not start"
+sleep 1.5
+checkpoint_kill pi
+wait_for "! [ -s $ZAP_HOME/pods/pi/pid ]" 20 || fail "pi: zap run did not end"
+restart_bg "$ZAP_HOME/pods/pi/image" "$T/pi.2" --inherit-stdio
+wait $! || fail "pi: restart exited $?: $(cat "$T/pi.2.err")"
+same pi.2 pipe.ref
+[ -s pi.file ] && fail "pi: the restarted pipeline wrote into the old stdout file"
 exit 0

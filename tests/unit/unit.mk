@@ -6,9 +6,10 @@
 #   make asan         the library, the unit tests and zap with ASan+UBSan in build-asan/, then runs the tests
 
 UNIT_SRC := $(wildcard tests/unit/*.c)
-# launcher/sysv.c (test-sysv.c) has no home in libzapckpt.a: linked in too
-# netproxy/loop.c (test-loop.c) likewise
-UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o) $(B)/obj/launcher/sysv.o $(B)/obj/netproxy/loop.o
+# launcher/sysv.c (test-sysv.c), launcher/proto.c (test-proto.c) and
+# netproxy/loop.c (test-loop.c) have no home in libzapckpt.a: linked in too
+UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o) $(B)/obj/launcher/sysv.o $(B)/obj/launcher/proto.o \
+	$(B)/obj/netproxy/loop.o
 UNIT_BIN := $(B)/tests/unit/zap-unit
 CHECK_CFLAGS := $(shell pkg-config --cflags check)
 CHECK_LIBS := $(shell pkg-config --libs check)

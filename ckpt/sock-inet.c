@@ -1,0 +1,180 @@
+/* IPv4 and IPv6 sockets (the family side of sock.c).
+ *
+ * A listener's backlog is the kernel's sk_max_ack_backlog, which
+ * sock_diag reports as idiag_wqueue of a listening socket.  Binding again
+ * takes the old address; when this host does not have it (EADDRNOTAVAIL:
+ * a specific address of the old host) the socket binds the same port on
+ * the wildcard address, and the preload keeps answering getsockname with
+ * the old address (preload/sock.c).  A TCP connection to a peer zap does
+ * not bring back comes back reset: the restorer connects the new socket to
+ * a loopback listener made for the purpose and aborts the accepted end
+ * (SO_LINGER 0), so the program reads ECONNRESET, then EOF, writes EPIPE,
+ * and epoll reports EPOLLIN|EPOLLOUT|EPOLLERR|EPOLLHUP|EPOLLRDHUP
+ * (docs/design-notes.md, as measured).  A connected UDP socket is bound
+ * and connected to the same peer again: there is no connection to lose. */
+#include "restore.h"
+#include "sock.h"
+#include "sys.h"
+#include "util.h"
+
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define Z_NLM_F_DUMP 0x300
+#define Z_TCP_LISTEN 10
+#define Z_EADDRNOTAVAIL (-99)
+
+struct z_inet_diag_sockid {
+	uint16_t sport, dport;
+	uint32_t src[4], dst[4];
+	uint32_t ifindex;
+	uint32_t cookie[2];
+};
+struct z_inet_diag_req_v2 {
+	uint8_t family, protocol, ext, pad;
+	uint32_t states;
+	struct z_inet_diag_sockid id;
+};
+struct z_inet_diag_msg {
+	uint8_t family, state, timer, retrans;
+	struct z_inet_diag_sockid id;
+	uint32_t expires, rqueue, wqueue, uid, inode;
+};
+
+struct find_listener {
+	uint32_t ino, backlog;
+};
+
+static void listener_answer(const void *msg, size_t len, void *arg)
+{
+	struct find_listener *q = arg;
+	const struct z_inet_diag_msg *m = msg;
+	if (len >= sizeof(*m) && m->inode == q->ino)
+		q->backlog = m->wqueue;
+}
+
+static uint32_t inet_backlog(int nl, int family, uint32_t ino)
+{
+	struct {
+		struct z_nlmsghdr h;
+		struct z_inet_diag_req_v2 r;
+	} q;
+	memset(&q, 0, sizeof(q));
+	q.h.len = sizeof(q);
+	q.h.type = Z_SOCK_DIAG_BY_FAMILY;
+	q.h.flags = Z_NLM_F_REQUEST | Z_NLM_F_DUMP;
+	q.h.seq = 2;
+	q.r.family = (uint8_t)family;
+	q.r.protocol = IPPROTO_TCP;
+	q.r.states = 1u << Z_TCP_LISTEN;
+	struct find_listener f = {ino, 0};
+	zap_sock_diag(nl, &q, sizeof(q), listener_answer, &f);
+	return f.backlog;
+}
+
+static long inet_bind(struct zap_restore *r, int s, const uint8_t *sa, uint32_t len)
+{
+	(void)r;
+	struct sockaddr_in6 a; /* the larger of the two */
+	if (len < sizeof(struct sockaddr_in) || len > sizeof(a))
+		return -22;
+	memset(&a, 0, sizeof(a));
+	memcpy(&a, sa, len);
+	long e = zsys3(SYS_bind, s, &a, len);
+	if (e != Z_EADDRNOTAVAIL)
+		return e;
+	/* not an address of this host: the same port on all of them */
+	if (a.sin6_family == AF_INET)
+		((struct sockaddr_in *)&a)->sin_addr.s_addr = 0;
+	else
+		memset(&a.sin6_addr, 0, sizeof(a.sin6_addr));
+	return zsys3(SYS_bind, s, &a, len);
+}
+
+/* A TCP socket of family reset by its peer, or -errno. */
+static long tcp_reset(int family, int proto)
+{
+	struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = __builtin_bswap32(0x7f000001)};
+	uint32_t len = sizeof(lo);
+	long l = zsys3(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s = -1, acc = -1, e;
+	if (l < 0)
+		return l;
+	if ((e = zsys3(SYS_bind, l, &lo, sizeof(lo))) < 0 || (e = zsys2(SYS_listen, l, 1)) < 0 ||
+	    (e = zsys3(SYS_getsockname, l, &lo, &len)) < 0)
+		goto out;
+	if ((s = e = zsys3(SYS_socket, family, SOCK_STREAM | SOCK_CLOEXEC, proto)) < 0)
+		goto out;
+	if (family == AF_INET6) { /* ::ffff:127.0.0.1 */
+		struct sockaddr_in6 m = {.sin6_family = AF_INET6, .sin6_port = lo.sin_port};
+		int off = 0;
+		zsys5(SYS_setsockopt, s, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+		m.sin6_addr.s6_addr[10] = m.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&m.sin6_addr.s6_addr[12], &lo.sin_addr, 4);
+		e = zsys3(SYS_connect, s, &m, sizeof(m));
+	} else {
+		e = zsys3(SYS_connect, s, &lo, sizeof(lo));
+	}
+	if (e < 0 || (acc = e = zsys4(SYS_accept4, l, 0, 0, SOCK_CLOEXEC)) < 0)
+		goto out;
+	struct {
+		int onoff, linger;
+	} lg = {1, 0};
+	zsys5(SYS_setsockopt, acc, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	z_close((int)acc); /* sends RST */
+	z_close((int)l);
+	/* the reset is in once the socket says so (loopback: at once) */
+	for (int i = 0; i < 1000; i++) {
+		struct {
+			int fd;
+			short events, revents;
+		} p = {(int)s, 0, 0};
+		if (zsys3(SYS_poll, &p, 1, 0) > 0 && (p.revents & 0x10 /* POLLHUP */))
+			break;
+		z_nanosleep_ns(100000);
+	}
+	return s;
+out:
+	if (s >= 0)
+		z_close((int)s);
+	z_close((int)l);
+	return e;
+}
+
+static long inet_connected(struct zap_restore *r, const struct zap_img_fd *f, const struct zap_img_sock_addr *a)
+{
+	int family = (int)(f->aux[1] & 0xffff), type = (int)((f->aux[1] >> 16) & 0xffff);
+	int proto = (int)(uint32_t)(f->aux[1] >> 32);
+	long s;
+	if (type == SOCK_STREAM) {
+		s = tcp_reset(family, proto);
+		if (s < 0) /* no loopback: a socket never connected fails too (ENOTCONN, EPIPE) */
+			s = zsys3(SYS_socket, family, SOCK_STREAM | SOCK_CLOEXEC, proto);
+		if (s >= 0)
+			zap_sock_set_options((int)s, f);
+		return s;
+	}
+	s = zsys3(SYS_socket, family, type | SOCK_CLOEXEC, proto);
+	if (s < 0)
+		return s;
+	zap_sock_set_options((int)s, f);
+	if (a->local_len)
+		inet_bind(r, (int)s, a->local, a->local_len);
+	if (a->peer_len)
+		zsys3(SYS_connect, s, a->peer, a->peer_len);
+	return s;
+}
+
+const struct zap_sock_family_ops zap_sock_inet_ops = {
+	.family = AF_INET,
+	.backlog = inet_backlog,
+	.bind = inet_bind,
+	.connected = inet_connected,
+};
+
+const struct zap_sock_family_ops zap_sock_inet6_ops = {
+	.family = AF_INET6,
+	.backlog = inet_backlog,
+	.bind = inet_bind,
+	.connected = inet_connected,
+};

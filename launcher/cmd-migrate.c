@@ -1,0 +1,417 @@
+/* zap migrate: move a running pod to the zapd on another host.
+ *
+ * Connect and authenticate first (a missing zapd or a wrong key fails
+ * before the pod is touched); checkpoint with every member held at the
+ * barrier; stream the image (docs/protocol.md); wait for zapd to say the
+ * pod runs there; only then kill the members here.  Any failure on the way
+ * releases them, so the pod runs on where it was. */
+#include "proto.h"
+#include "imgdir.h"
+#include "util.h"
+#include "zap.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int migrate_exec(int argc, char **argv);
+
+const struct zap_cmd zap_cmd_migrate = {
+	.name = "migrate",
+	.args = "--key FILE [--timeout SECS] [--json] NAME ADDR:PORT\n"
+		"       zap migrate --key FILE --status ADDR:PORT",
+	.summary = "move a running pod to the zapd on another host",
+	.help = "Connects to the zapd at ADDR:PORT and proves that both hold the key in FILE,\n"
+		"then checkpoints pod NAME with every process held at the checkpoint barrier,\n"
+		"streams the image (every file with its length and checksum, the whole under\n"
+		"an HMAC), and waits until zapd has restarted the pod and it runs there.  Only\n"
+		"then are the processes here killed: their 'zap run' prints 'NAME migrated to\n"
+		"ADDR:PORT' and exits 7.  On any failure (no zapd, wrong key, the connection\n"
+		"lost, the restart failing there) the processes are released and the pod runs\n"
+		"on here as if nothing happened.  Stop-and-copy: the pod is paused from the\n"
+		"barrier until it runs on the target.  On a terminal, progress goes to stderr.\n\n"
+		"Options:\n"
+		"  --key FILE       the shared key ('zap keygen FILE'; mode 0600)\n"
+		"  --timeout SECS   bound on the whole move, pause included (default 300, at\n"
+		"                   most 540: held processes give up at the barrier after 600 s);\n"
+		"                   every single network operation is bounded by 30 s too\n"
+		"  --json           print {\"pod\", \"host\", \"pid\", \"bytes\", \"checkpoint_ms\",\n"
+		"                   \"transfer_ms\", \"restart_ms\", \"pause_ms\", \"total_ms\"}\n"
+		"  --status         ask the zapd for its host's load instead (key=value lines)\n\n"
+		"Exit status: 0 the pod runs on ADDR:PORT and no longer here; 1 the move\n"
+		"failed and the pod runs on here (stderr names the host and the cause); 2 bad\n"
+		"usage; 5 no such pod running here.\n",
+	.exec = migrate_exec,
+};
+
+#define MIGRATE_OP_TIMEOUT 30.0
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct migrate {
+	const char *pod, *addr;
+	struct zap_conn conn;
+	char image[PATH_MAX];
+	char err[4096];
+	double deadline, t_start, t_stop, t_frozen, t_sent, t_running;
+	uint64_t bytes, total;
+	int progress, shown;
+	double shown_at;
+	int remote_pid;
+};
+
+static void migrate_progress(struct migrate *m, int last)
+{
+	double now = mono_s();
+	if (!m->progress || (!last && now - m->shown_at < 0.2))
+		return;
+	double el = now - m->t_frozen;
+	fprintf(stderr, "\r%s: %s: sent %.1f of %.1f MiB (%.0f MiB/s) ", zap_cmd_name, m->conn.where,
+		(double)m->bytes / 1048576, (double)m->total / 1048576,
+		el > 0 ? (double)m->bytes / 1048576 / el : 0.0);
+	m->shown = 1;
+	m->shown_at = now;
+}
+
+static void migrate_progress_clear(struct migrate *m)
+{
+	if (m->shown)
+		fprintf(stderr, "\r%*s\r", 72, "");
+	m->shown = 0;
+}
+
+/* Image files, sorted, so both ends see the same order; regular files only. */
+static int image_files(struct migrate *m, char names[][256], int max, int *count)
+{
+	DIR *d = opendir(m->image);
+	if (!d) {
+		snprintf(m->err, sizeof(m->err), "cannot open %s: %s", m->image, strerror(errno));
+		return -1;
+	}
+	struct dirent *e;
+	int n = 0;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char path[PATH_MAX + 300];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", m->image, e->d_name);
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || n == max ||
+		    strlen(e->d_name) >= 256) {
+			snprintf(m->err, sizeof(m->err), "%s: %s", path,
+				 n == max ? "too many files in the image" : "not a regular file");
+			closedir(d);
+			return -1;
+		}
+		snprintf(names[n++], 256, "%s", e->d_name);
+		m->total += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	qsort(names, (size_t)n, 256, (int (*)(const void *, const void *))strcmp);
+	*count = n;
+	return 0;
+}
+
+static int send_file(struct migrate *m, const char *name, char *buf, size_t cap)
+{
+	char path[PATH_MAX + 300];
+	snprintf(path, sizeof(path), "%s/%s", m->image, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(m->err, sizeof(m->err), "cannot read %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	uint8_t head[8];
+	zap_put_u64(head, (uint64_t)st.st_size);
+	if (zap_conn_send(&m->conn, ZAP_MSG_FILE, head, 8, name, (uint32_t)strlen(name), m->err,
+			  sizeof(m->err)) < 0)
+		goto fail;
+	uint64_t sum = 0, left = (uint64_t)st.st_size;
+	while (left) {
+		ssize_t r = read(fd, buf, left < cap ? left : cap);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			snprintf(m->err, sizeof(m->err), "cannot read %s: %s", path,
+				 r < 0 ? strerror(errno) : "it got shorter");
+			goto fail;
+		}
+		for (ssize_t at = 0; at < r; at += ZAP_PROTO_DATA_CHUNK) {
+			uint32_t k = (uint32_t)(r - at < ZAP_PROTO_DATA_CHUNK ? r - at : ZAP_PROTO_DATA_CHUNK);
+			sum = zap_sum64(buf + at, k, sum);
+			if (zap_conn_send(&m->conn, ZAP_MSG_DATA, buf + at, k, NULL, 0, m->err,
+					  sizeof(m->err)) < 0)
+				goto fail;
+		}
+		left -= (uint64_t)r;
+		m->bytes += (uint64_t)r;
+		/* zapd says nothing during the transfer unless it refuses it */
+		struct pollfd pf = {.fd = m->conn.fd, .events = POLLIN};
+		if (poll(&pf, 1, 0) > 0) {
+			uint16_t type;
+			uint32_t len;
+			char junk[64];
+			if (zap_conn_recv(&m->conn, &type, junk, sizeof(junk), &len, 1, m->err,
+					  sizeof(m->err)) == 0)
+				snprintf(m->err, sizeof(m->err), "zapd at %s: unexpected message %u during "
+					 "the transfer", m->conn.where, type);
+			goto fail;
+		}
+		migrate_progress(m, 0);
+		if (mono_s() > m->deadline) {
+			snprintf(m->err, sizeof(m->err), "zapd at %s: the move took longer than --timeout",
+				 m->conn.where);
+			goto fail;
+		}
+	}
+	close(fd);
+	zap_put_u64(head, sum);
+	return zap_conn_send(&m->conn, ZAP_MSG_FILE_END, head, 8, NULL, 0, m->err, sizeof(m->err));
+fail:
+	close(fd);
+	return -1;
+}
+
+/* BEGIN, before the pod is touched: zapd may refuse the name. */
+static int migrate_begin(struct migrate *m)
+{
+	zap_proto_stream_init(&m->conn.stream, &m->conn.key, m->conn.nc, m->conn.ns);
+	m->conn.streaming = 1;
+	char text[512], answer[4096];
+	uint16_t type;
+	uint32_t len;
+	snprintf(text, sizeof(text), "pod=%s\n", m->pod);
+	if (zap_conn_send(&m->conn, ZAP_MSG_BEGIN, text, (uint32_t)strlen(text), NULL, 0, m->err,
+			  sizeof(m->err)) < 0 ||
+	    zap_conn_recv(&m->conn, &type, answer, sizeof(answer) - 1, &len, 0, m->err,
+			  sizeof(m->err)) < 0)
+		return -1;
+	if (type != ZAP_MSG_OK) {
+		snprintf(m->err, sizeof(m->err), "zapd at %s: unexpected answer to BEGIN", m->conn.where);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every file, END; then zapd's RESULT. */
+static int migrate_stream(struct migrate *m)
+{
+	static char names[4096][256];
+	int count;
+	uint16_t type;
+	uint32_t len;
+	char answer[4096];
+	if (image_files(m, names, 4096, &count) < 0)
+		return -1;
+	static char buf[1 << 20];
+	for (int i = 0; i < count; i++)
+		if (send_file(m, names[i], buf, sizeof(buf)) < 0)
+			return -1;
+	uint8_t mac[ZAP_PROTO_MAC];
+	zap_hmac_final(&m->conn.stream, mac);
+	m->conn.streaming = 0;
+	if (zap_conn_send(&m->conn, ZAP_MSG_END, mac, sizeof(mac), NULL, 0, m->err, sizeof(m->err)) < 0)
+		return -1;
+	migrate_progress(m, 1);
+	m->t_sent = mono_s();
+	/* zapd gives a restart 120 s; held members give up at 600 s */
+	double wait = m->deadline - mono_s();
+	wait = wait < 20 ? 20 : wait;
+	if (mono_s() + wait > m->t_start + 570)
+		wait = m->t_start + 570 - mono_s();
+	if (zap_conn_recv(&m->conn, &type, answer, sizeof(answer) - 1, &len, wait > 1 ? wait : 1,
+			  m->err, sizeof(m->err)) < 0)
+		return -1;
+	if (type != ZAP_MSG_RESULT || len < 8) {
+		snprintf(m->err, sizeof(m->err), "zapd at %s: unexpected answer to the image", m->conn.where);
+		return -1;
+	}
+	answer[len] = 0;
+	int code = (int)zap_get_u32((uint8_t *)answer);
+	m->remote_pid = (int)zap_get_u32((uint8_t *)answer + 4);
+	if (code != 0) {
+		char *lines = answer + 8;
+		size_t k = strlen(lines);
+		while (k && lines[k - 1] == '\n')
+			lines[--k] = 0;
+		snprintf(m->err, sizeof(m->err), "the restart failed on %s (zap restart exited %d)%s%s",
+			 m->conn.where, code, *lines ? ":\n" : "", lines);
+		return -1;
+	}
+	m->t_running = mono_s();
+	return 0;
+}
+
+static int migrate_status(const char *addr, const struct zap_key *k)
+{
+	struct zap_conn c;
+	char err[4096], text[4096];
+	uint16_t type;
+	uint32_t len;
+	if (zap_conn_open(&c, addr, k, MIGRATE_OP_TIMEOUT, err, sizeof(err)) < 0 ||
+	    zap_conn_send(&c, ZAP_MSG_STATUS, NULL, 0, NULL, 0, err, sizeof(err)) < 0 ||
+	    zap_conn_recv(&c, &type, text, sizeof(text) - 1, &len, 0, err, sizeof(err)) < 0) {
+		zap_err("%s", err);
+		zap_conn_close(&c);
+		return ZAP_EXIT_FAIL;
+	}
+	zap_conn_close(&c);
+	text[len] = 0;
+	fputs(text, stdout);
+	return 0;
+}
+
+static int migrate_exec(int argc, char **argv)
+{
+	const char *keyfile = NULL, *args[2] = {NULL, NULL};
+	int nargs = 0, json = 0, status = 0;
+	double timeout = 300;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--key") && i + 1 < argc) {
+			keyfile = argv[++i];
+		} else if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if (!strcmp(argv[i], "--status")) {
+			status = 1;
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			char *end;
+			timeout = strtod(argv[++i], &end);
+			if (*end || timeout <= 0 || timeout > 540) {
+				zap_err("--timeout takes seconds, more than 0 and at most 540, not '%s'", argv[i]);
+				return ZAP_EXIT_USAGE;
+			}
+		} else if (argv[i][0] == '-' || nargs == 2) {
+			zap_err("unexpected argument '%s'", argv[i]);
+			return zap_usage(&zap_cmd_migrate);
+		} else {
+			args[nargs++] = argv[i];
+		}
+	}
+	if (!keyfile) {
+		zap_err("--key FILE is needed (make one with 'zap keygen FILE')");
+		return zap_usage(&zap_cmd_migrate);
+	}
+	if (nargs != (status ? 1 : 2))
+		return zap_usage(&zap_cmd_migrate);
+	static struct zap_key key;
+	char err[4200];
+	if (zap_key_load(keyfile, &key, err, sizeof(err)) < 0) {
+		zap_err("%s", err);
+		return ZAP_EXIT_FAIL;
+	}
+	if (status)
+		return migrate_status(args[0], &key);
+
+	static struct migrate m;
+	m.pod = args[0];
+	m.addr = args[1];
+	m.t_start = mono_s();
+	m.deadline = m.t_start + timeout;
+	m.progress = isatty(2);
+	char pod[64];
+	pid_t pid;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (zap_addr_parse(m.addr, &ss, &sl, err, sizeof(err)) < 0) {
+		zap_err("%s", err);
+		return ZAP_EXIT_USAGE;
+	}
+	if (zap_pod_resolve(m.pod, pod, sizeof(pod), &pid) < 0)
+		return ZAP_EXIT_NOT_FOUND;
+	m.pod = pod;
+	pid_t main_pid = zap_pod_pid(pod);
+	if (zap_conn_open(&m.conn, m.addr, &key, MIGRATE_OP_TIMEOUT, m.err, sizeof(m.err)) < 0) {
+		zap_err("%s; pod '%s' was not touched", m.err, pod);
+		return ZAP_EXIT_FAIL;
+	}
+	if (migrate_begin(&m) < 0) {
+		zap_err("%s; pod '%s' was not touched", m.err, pod);
+		zap_conn_close(&m.conn);
+		return ZAP_EXIT_FAIL;
+	}
+	int lock = zap_pod_lock(pod, 30);
+	if (lock == -2) {
+		zap_conn_close(&m.conn);
+		return ZAP_EXIT_FAIL;
+	}
+	zap_pod_dir(pod, m.image, sizeof(m.image));
+	strncat(m.image, "/migrate-image", sizeof(m.image) - strlen(m.image) - 1);
+	zap_imgdir_remove(m.image); /* a failed move's */
+
+	struct zap_result res;
+	m.t_stop = mono_s();
+	int frozen = zap_proxy_freeze(pod, 1); /* its clients wait at zap-proxy */
+	struct zap_pod_hold *hold =
+		zap_checkpoint_pod_hold(pod, main_pid ? main_pid : pid, m.image,
+					m.deadline - mono_s(), &res);
+	int rc = ZAP_EXIT_FAIL;
+	if (!hold) {
+		if (frozen > 0)
+			zap_proxy_freeze(pod, 0);
+		zap_err("the checkpoint failed; pod '%s' runs on here", pod);
+		goto out;
+	}
+	if (res.warning[0])
+		zap_err("warning: %s (docs/limitations.md)", res.warning);
+	m.t_frozen = mono_s();
+	if (migrate_stream(&m) < 0) {
+		migrate_progress_clear(&m);
+		/* zapd may have said why before it closed */
+		char why[4096];
+		uint16_t type;
+		uint32_t len;
+		if (m.conn.fd >= 0 &&
+		    zap_conn_recv(&m.conn, &type, why, sizeof(why) - 1, &len, 1, why, sizeof(why)) < 0 &&
+		    strstr(why, "closed the connection") == NULL && strstr(why, "no progress") == NULL)
+			snprintf(m.err, sizeof(m.err), "%s", why);
+		zap_pod_ckpt_release(hold);
+		if (frozen > 0)
+			zap_proxy_freeze(pod, 0);
+		zap_err("%s\nzap migrate: pod '%s' was not moved and runs on here", m.err, pod);
+		goto out;
+	}
+	migrate_progress_clear(&m);
+	/* it runs there: the members here go, their zap run says where to */
+	res.kill = 1;
+	snprintf(res.migrated, sizeof(res.migrated), "%s", m.conn.where);
+	zap_result_write(pod, &res);
+	zap_pod_ckpt_kill(hold);
+	rc = 0;
+	double ms = 1000;
+	if (json) {
+		printf("{\"pod\":");
+		zap_json_str(pod);
+		printf(",\"host\":");
+		zap_json_str(m.conn.where);
+		printf(",\"pid\":%d,\"bytes\":%llu,\"checkpoint_ms\":%.1f,\"transfer_ms\":%.1f,"
+		       "\"restart_ms\":%.1f,\"pause_ms\":%.1f,\"total_ms\":%.1f}\n",
+		       m.remote_pid, (unsigned long long)m.total, (m.t_frozen - m.t_stop) * ms,
+		       (m.t_sent - m.t_frozen) * ms, (m.t_running - m.t_sent) * ms,
+		       (m.t_running - m.t_stop) * ms, (mono_s() - m.t_start) * ms);
+	} else {
+		printf("%s migrated to %s (pid %d there): %.1f MiB, paused %.0f ms\n", pod, m.conn.where,
+		       m.remote_pid, (double)m.total / 1048576, (m.t_running - m.t_stop) * ms);
+	}
+out:
+	zap_imgdir_remove(m.image);
+	zap_conn_close(&m.conn);
+	if (lock >= 0)
+		close(lock);
+	return rc;
+}

@@ -1,0 +1,44 @@
+# zapd refuses a damaged image stream and keeps nothing of it: a byte
+# altered on the way (its checksum made to match, so that only the stream's
+# HMAC tells), a wrong file checksum, more bytes than announced, a stream
+# cut short, a MAC from another session; and a client that is not zap at
+# all.  zapd stays up through all of them.  (tests/tools/zapsend.c damages
+# the stream; loopback, no root needed.)
+. "$(dirname "$0")/lib.sh"
+ZAPSEND=$B/tests/zapsend
+[ -x "$ZAPSEND" ] || fail "$ZAPSEND is missing: make all"
+PORT=$((20000 + $$ % 20000))
+ADDR=127.0.0.1:$PORT
+"$ZAP" keygen "$T/key" || fail "keygen"
+mkdir -p "$T/img"
+head -c 200000 /dev/urandom > "$T/img/1.img"
+head -c 5000 /dev/urandom > "$T/img/pod.img"
+"$B/bin/zapd" --listen "$ADDR" --key "$T/key" 2> "$T/zapd.err" &
+ZAPD=$!
+wait_for "grep -q 'listening on' $T/zapd.err" 10 || fail "zapd did not start: $(cat "$T/zapd.err")"
+
+for mode in flip:"end-to-end digest" badsum:"fails its checksum" long:"beyond the announced length" \
+	truncate:"end-to-end digest" replay:"end-to-end digest"; do
+	m=${mode%%:*} want=${mode#*:}
+	timeout 30 "$ZAPSEND" "$ADDR" "$T/key" "$m" "p-$m" "$T/img/1.img" "$T/img/pod.img" > "$T/$m.out" 2>&1 ||
+		fail "$m: zapd did not refuse the stream: $(cat "$T/$m.out")"
+	grep -q "$want" "$T/$m.out" || fail "$m: the refusal does not say '$want': $(cat "$T/$m.out")"
+	note "$m: $(cat "$T/$m.out")"
+	kill -0 $ZAPD || fail "$m: zapd died: $(tail -3 "$T/zapd.err")"
+done
+[ -z "$(ls "$ZAP_HOME/incoming" 2> /dev/null)" ] || fail "incoming/ keeps: $(ls "$ZAP_HOME/incoming")"
+[ -z "$(ls "$ZAP_HOME/pods" 2> /dev/null)" ] || fail "a damaged stream was restarted: $(ls "$ZAP_HOME/pods")"
+
+# not the protocol at all
+exec 3<> "/dev/tcp/127.0.0.1/$PORT" || fail "cannot connect to zapd"
+printf 'GET / HTTP/1.0\r\n\r\n' >&3
+reply=$(timeout 5 cat <&3 | tr -d '\0')
+exec 3>&-
+echo "$reply" | grep -q "not the zap protocol" || fail "no refusal of a non-zap client: $reply"
+grep -q "127.0.0.1:[0-9]*: refused: not the zap protocol" "$T/zapd.err" || fail "zapd did not log the refusal"
+kill -0 $ZAPD || fail "zapd died"
+kill $ZAPD
+wait $ZAPD
+rc=$?
+[ $rc = 0 ] || fail "zapd exited $rc after SIGTERM"
+exit 0
