@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #define PROXY_TIMEOUT_S 10
-#define ZAP_POD_PROXY "proxy" /* $pod/proxy: "ADDR:PORT\nTOKENHEX\n" */
 
 int zap_proxy_token(const char *key_file, char hex[2 * ZAP_TUN_TOKEN + 1])
 {

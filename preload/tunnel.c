@@ -71,6 +71,7 @@ static struct {
 	struct sockaddr_storage proxy;
 	uint32_t proxylen;
 	uint8_t token[ZAP_TUN_TOKEN];
+	char conf[256]; /* $pod/proxy, as `zap run --proxy` wrote it */
 	uint16_t ports[ZAP_TUN_MAX_PORTS];
 	int nports;
 	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
@@ -99,6 +100,7 @@ static void parse_env(const char *v)
 		*ports++ = 0;
 	if (strlen(tok) != 2 * ZAP_TUN_TOKEN)
 		return;
+	zap_fmt(tn.conf, sizeof(tn.conf), "%s\n%s\n", buf, tok);
 	for (int i = 0; i < ZAP_TUN_TOKEN; i++) {
 		int hi = hexval(tok[2 * i]), lo = hexval(tok[2 * i + 1]);
 		if (hi < 0 || lo < 0)
@@ -544,7 +546,26 @@ static void msg_init(struct zap_tun_msg *m, int type)
 	m->version = ZAP_TUN_VERSION;
 	m->type = (uint16_t)type;
 	memcpy(m->token, tn.token, sizeof(m->token));
-	zap_fmt(m->name, sizeof(m->name), "%s", zap_self.pod);
+	/* after a restore, before checkpoint.c takes the restored pod's name */
+	const struct zap_restore_info *ri = &zap_restore_info;
+	zap_fmt(m->name, sizeof(m->name), "%s",
+		ri->magic == ZAP_RESTORE_MAGIC && ri->pod[0] ? ri->pod : zap_self.pod);
+}
+
+/* $pod/proxy on the host we came back on, so that its checkpoints and
+ * migrations freeze the tunnels too (launcher/proxy-client.c reads it). */
+static void write_conf(void)
+{
+	const struct zap_restore_info *ri = &zap_restore_info;
+	const char *home = ri->zap_home[0] ? ri->zap_home : zap_self.home;
+	const char *pod = ri->pod[0] ? ri->pod : zap_self.pod;
+	char path[1200];
+	zap_fmt(path, sizeof(path), "%s/pods/%s/%s", home, pod, ZAP_POD_PROXY);
+	long fd = z_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	z_write((int)fd, tn.conf, strlen(tn.conf));
+	z_close((int)fd);
 }
 
 /* A blocking connection to the proxy, bounded in time; the fd or -errno. */
@@ -622,6 +643,7 @@ void zap_tunnel_after_restore(void)
 		e->hdr_out = acked;
 		e->saved = 0;
 	}
+	write_conf();
 	/* the pod is back: the proxy learns where, and forwards to it again */
 	struct zap_tun_msg m, r;
 	msg_init(&m, ZAP_TUN_REGISTER);

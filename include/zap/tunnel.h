@@ -15,6 +15,9 @@
 
 /* Set by `zap run --proxy` for the pod: ADDR:PORT/TOKENHEX/PORT,PORT... */
 #define ZAP_ENV_PROXY "ZAP_PROXY"
+/* $ZAP_HOME/pods/NAME/proxy: "ADDR:PORT\nTOKENHEX\n", written by `zap run
+ * --proxy` and by a restored member; read by `zap checkpoint`/`zap migrate` */
+#define ZAP_POD_PROXY "proxy"
 
 enum zap_tun_type {
 	ZAP_TUN_OPEN = 1,  /* proxy -> pod, first bytes of an inbound tunnel: id, client address */

@@ -48,6 +48,9 @@ grep -q ' ok$' report || fail "echosum: $(cat report)"
 read -r _ sent _ received _ < <(tail -1 client.out)
 grep -q "received $sent sent $received ok" report ||
 	fail "byte counts differ: client sent $sent received $received; server: $(cat report)"
+# every move froze the tunnels, from b too (the restored pod wrote its pods/es/proxy there)
+[ "$(grep -c 'pod es frozen' proxy.err)" -ge "$MOVES" ] ||
+	fail "only $(grep -c 'pod es frozen' proxy.err) of $MOVES moves froze the tunnels"
 local_addr=$(sed -n 's/^local //p' client.out)
 grep -q "^peer $local_addr " report || fail "getpeername gave $(cut -d' ' -f2 report), the client is $local_addr"
 note "$MOVES moves mid-stream through zap-proxy, no byte lost or doubled"
