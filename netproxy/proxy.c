@@ -165,6 +165,18 @@ static struct pod *pod_find(const char *name)
 	return NULL;
 }
 
+/* The pod of that name, made when it is new; NULL without memory. */
+static struct pod *pod_get(const char *name)
+{
+	struct pod *pod = pod_find(name);
+	if (!pod && (pod = calloc(1, sizeof(*pod)))) {
+		snprintf(pod->name, sizeof(pod->name), "%s", name);
+		pod->next = pods;
+		pods = pod;
+	}
+	return pod;
+}
+
 static void pub_accept(struct zl *l, int fd, void *data, int mask);
 
 static void pubs_pause(struct pod *pod, int paused)
@@ -260,14 +272,9 @@ static int do_register(struct ctl *c, const struct zap_tun_msg *m)
 {
 	if (!m->name[0] || memchr(m->name, 0, sizeof(m->name)) == NULL)
 		return EINVAL;
-	struct pod *pod = pod_find(m->name);
-	if (!pod) {
-		if (!(pod = calloc(1, sizeof(*pod))))
-			return ENOMEM;
-		snprintf(pod->name, sizeof(pod->name), "%s", m->name);
-		pod->next = pods;
-		pods = pod;
-	}
+	struct pod *pod = pod_get(m->name);
+	if (!pod)
+		return ENOMEM;
 	/* the pod's host is where this connection comes from */
 	pod->hostlen = sizeof(pod->host);
 	getpeername(c->fd, (struct sockaddr *)&pod->host, &pod->hostlen);
@@ -315,6 +322,8 @@ static void ctl_handle(struct ctl *c)
 	case ZAP_TUN_RESUME: {
 		int fd = c->fd;
 		zl_unwatch(px_loop, fd);
+		/* the pod may come back under another name (zap restart --pod) */
+		pod = m->name[0] && memchr(m->name, 0, sizeof(m->name)) ? pod_get(m->name) : NULL;
 		rc = tun_resume(fd, m, &pod);
 		if (rc == 0) { /* the connection is the tunnel's now */
 			if (pod) {

@@ -70,7 +70,8 @@ struct tun *tun_open(struct pod *pod, int cfd, const struct sockaddr *pod_addr, 
 int tun_dial(struct pod *pod, int fd, const struct zap_tun_msg *m);
 struct tun *tun_find(uint64_t id);
 void tun_freeze_pod(struct pod *pod, int frozen);
-/* A RESUME on fd: 0 and fd belongs to the tunnel, or an errno value. */
+/* A RESUME on fd: 0 and fd belongs to the tunnel, or an errno value.
+ * *pod: the pod it comes back as (NULL: as before); then the tunnel's. */
 int tun_resume(int fd, const struct zap_tun_msg *m, struct pod **pod);
 void tun_tick(double now);
 size_t tun_count(struct pod *pod);

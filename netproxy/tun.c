@@ -586,6 +586,8 @@ int tun_resume(int fd, const struct zap_tun_msg *m, struct pod **pod)
 	struct tun *t = tun_find(m->id);
 	if (!t)
 		return ENOENT;
+	if (*pod)
+		t->pod = *pod; /* the name it came back under */
 	*pod = t->pod;
 	if (t->pfd >= 0) {
 		/* the old pod side has not been seen closing yet: take what it
