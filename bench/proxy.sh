@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Proxy benchmark: throughput and round-trip latency of a TCP connection
 # through zap-proxy against a direct connection, in the same run, on
 # loopback.  The server (tests/integration/progs/echosum) runs in a pod
@@ -10,7 +10,10 @@
 #   latency:    1-byte ping-pong, BENCH_PROXY_PINGS round trips (default
 #               5000), median and p99
 # The issue's target: proxied >= 90 % of direct throughput.
-#   sh bench/proxy.sh
+#   bash bench/proxy.sh            all on loopback
+#   bash bench/proxy.sh --hosts    client, proxy and pod on three hosts
+#                                  (network namespaces, tests/integration/hosts.sh;
+#                                  root only, says so otherwise)
 # Every wait is bounded; whatever it started is killed on exit.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,23 +54,48 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] :
 
 mkdir -p "$WORK/home"
 cd "$WORK" || exit 1
-head -c 32 /dev/urandom > key
-PA=127.0.$(($$ % 200 + 30)).$(($$ % 7 + 40))
+if [ "${1:-}" = --hosts ]; then
+	# what tests/integration/hosts.sh expects of its caller
+	T=$WORK
+	fail() { echo "bench/proxy: $*" >&2; exit 1; }
+	skip() { echo "Proxy between hosts: skipped: $*"; exit 0; }
+	wait_for() {
+		local i=0
+		while ! eval "$1" >/dev/null 2>&1; do
+			i=$((i + 1))
+			[ $i -ge $(($2 * 50)) ] && return 1
+			sleep 0.02
+		done
+	}
+	. "$ROOT/tests/integration/hosts.sh"
+	hosts_init
+	host_add a 1
+	host_add c 3
+	host_add d 4
+	SA=$(host_addr a) PA=$(host_addr c) KEY=$HOSTS_KEY
+	ONP="on a" ONX="on c" ONC="on d"
+	WHERE="three hosts (network namespaces on a bridge): client on d, proxy on c, pod on a"
+else
+	head -c 32 /dev/urandom > key
+	SA=127.0.0.1 PA=127.0.$(($$ % 200 + 30)).$(($$ % 7 + 40)) KEY=key
+	ONP= ONX= ONC=
+	WHERE="loopback"
+fi
 CP=$((30000 + $$ % 20000))
 P=$((CP + 1)) PE=$((CP + 2)) PS=$((CP + 3)) D=$((CP + 4)) DE=$((CP + 5)) DS=$((CP + 6))
-"$PROXY" --listen "$PA:$CP" --key key 2> proxy.log &
+$ONX "$PROXY" --listen "$PA:$CP" --key "$KEY" 2> proxy.log &
 wait_grep listening proxy.log 10 || { echo "bench/proxy: zap-proxy did not start" >&2; exit 1; }
 pod() { # name port args...
 	n=$1 p=$2
 	shift 2
-	"$ZAP" run --pod "$n" --proxy "$PA:$CP" --key key --expose "$p" -- "$SRV" "$@" 127.0.0.1:$p rep.$n > $n.out 2> $n.err &
+	$ONP "$ZAP" run --pod "$n" --proxy "$PA:$CP" --key "$KEY" --expose "$p" -- "$SRV" "$@" $SA:$p rep.$n > $n.out 2> $n.err &
 }
 pod psrc "$P" --raw
 pod pecho "$PE" --echo
 pod psink "$PS" --sink
-"$SRV" --raw 127.0.0.1:$D rep.d > dsrc.out 2> dsrc.err &
-"$SRV" --echo 127.0.0.1:$DE rep.de > decho.out 2> decho.err &
-"$SRV" --sink 127.0.0.1:$DS rep.ds > dsink.out 2> dsink.err &
+$ONP "$SRV" --raw $SA:$D rep.d > dsrc.out 2> dsrc.err &
+$ONP "$SRV" --echo $SA:$DE rep.de > decho.out 2> decho.err &
+$ONP "$SRV" --sink $SA:$DS rep.ds > dsink.out 2> dsink.err &
 for f in psrc pecho psink dsrc decho dsink; do
 	wait_grep listening $f.out 10 || { echo "bench/proxy: a server did not start: $(cat $f.err)" >&2; exit 1; }
 done
@@ -79,22 +107,22 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench/proxy: $REPS x $SECS s each way and path, interleaved" >&2
 run() { # path dir addr: one run, MB/s appended to tp.DIR.PATH
 	case $2 in up) flag=--raw f=6 ;; *) flag=--down f=8 ;; esac
-	r=$(timeout $((SECS + 30)) "$CLI" $flag --seconds "$SECS" "$3" | tail -1)
+	r=$($ONC timeout $((SECS + 30)) "$CLI" $flag --seconds "$SECS" "$3" | tail -1)
 	echo "$r" | grep -q ' ok$' || { echo "bench/proxy: $1 $2 run failed: $r" >&2; return; }
 	echo "$r" | awk -v f=$f '{ print $f }' >> "tp.$2.$1"
 }
 for i in $(seq 1 "$REPS"); do
-	run direct up 127.0.0.1:$DS
+	run direct up $SA:$DS
 	run proxy up $PA:$PS
-	run direct down 127.0.0.1:$D
+	run direct down $SA:$D
 	run proxy down $PA:$P
 done
-for c in direct:127.0.0.1:$DE proxy:$PA:$PE; do
-	timeout 120 "$CLI" --pingpong "$PINGS" "${c#*:}" | tail -1 > "lat.${c%%:*}"
+for c in direct:$SA:$DE proxy:$PA:$PE; do
+	$ONC timeout 120 "$CLI" --pingpong "$PINGS" "${c#*:}" | tail -1 > "lat.${c%%:*}"
 done
 
-printf '\nzap-proxy against a direct connection, loopback, %s CPUs, loadavg %s at start, %s at end\n' \
-	"$(nproc)" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '\nzap-proxy against a direct connection, %s, %s CPUs, loadavg %s at start, %s at end\n' \
+	"$WHERE" "$(nproc)" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-8s %-5s %10s %14s %10s   %10s %10s\n' "path" "way" "MB/s" "min..max" "of direct" "rtt med us" "rtt p99 us"
 worst=1000
 for dir in up down; do

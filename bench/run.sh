@@ -422,4 +422,6 @@ echo
 # migration between two network namespaces (root only; it says so otherwise)
 timeout 280 bash "$ROOT/bench/migrate.sh" || echo "migration benchmark failed"
 echo
-timeout 180 sh "$ROOT/bench/proxy.sh" || echo "proxy benchmark failed"
+timeout 180 bash "$ROOT/bench/proxy.sh" || echo "proxy benchmark failed"
+echo
+timeout 180 bash "$ROOT/bench/proxy.sh" --hosts || echo "proxy benchmark between hosts failed"
