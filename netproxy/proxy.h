@@ -49,6 +49,9 @@ struct tun {
 	struct buf c2p, p2c;   /* waiting to be written to the pod / to the client */
 	int pp[2];             /* pod -> client through a pipe (splice), before p2c */
 	size_t pplen, ppcap;   /* bytes in it, its size */
+	int up[2], upr[2];     /* client -> pod through a pipe (after c2p), and its tee for the ring */
+	size_t uplen, upcap;   /* bytes in up[], all already in the ring */
+	uint64_t ring_end;     /* the ring holds stream bytes up to here (sent + uplen) */
 	uint64_t sent;         /* stream bytes written to the pod side */
 	uint64_t received;     /* stream bytes read from the pod side */
 	uint8_t *ring;         /* the last px_opts.ring bytes sent, at offset sent % ring */

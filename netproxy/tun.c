@@ -38,6 +38,7 @@ static void client_ev(struct zl *l, int fd, void *data, int mask);
 static void dial_done(struct tun *t);
 static void dial_failed(struct tun *t, int err);
 static int pod_write(struct tun *t);
+static int pipe_open(int p[2], size_t *cap);
 static void pod_ev(struct zl *l, int fd, void *data, int mask);
 
 /* ---- buffers ---- */
@@ -105,21 +106,29 @@ static long buf_read(int fd, struct buf *b, size_t max)
 
 /* ---- the ring of bytes sent to the pod ---- */
 
-static int ring_put(struct tun *t, const char *p, size_t n)
+/* Bytes from stream offset off into the ring; ring_end moves past them. */
+static int ring_put(struct tun *t, uint64_t off, const char *p, size_t n)
 {
 	size_t cap = px_opts.ring;
 	if (!t->ring && !(t->ring = malloc(cap)))
 		return -1;
 	if (n > cap) {
 		p += n - cap;
-		t->sent += n - cap;
+		off += n - cap;
 		n = cap;
 	}
-	size_t at = (size_t)(t->sent % cap), first = cap - at < n ? cap - at : n;
+	size_t at = (size_t)(off % cap), first = cap - at < n ? cap - at : n;
 	memcpy(t->ring + at, p, first);
 	memcpy(t->ring, p + first, n - first);
-	t->sent += n;
+	if (off + n > t->ring_end)
+		t->ring_end = off + n;
 	return 0;
+}
+
+/* The oldest stream offset the ring still holds. */
+static uint64_t ring_start(const struct tun *t)
+{
+	return t->ring_end > px_opts.ring ? t->ring_end - px_opts.ring : 0;
 }
 
 /* Bytes [from, t->sent) from the ring, appended to b. */
@@ -180,9 +189,14 @@ static void tun_close(struct tun *t, const char *why)
 	}
 	close_fd(&t->cfd);
 	close_fd(&t->pfd);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		if (t->pp[i] >= 0)
 			close(t->pp[i]);
+		if (t->up[i] >= 0)
+			close(t->up[i]);
+		if (t->upr[i] >= 0)
+			close(t->upr[i]);
+	}
 	buf_free(&t->pre);
 	buf_free(&t->c2p);
 	buf_free(&t->p2c);
@@ -214,7 +228,7 @@ static void pod_gone(struct tun *t)
 static int tun_update(struct tun *t)
 {
 	if (t->pfd >= 0 && !t->frozen && !t->connecting && t->c_eof && !t->c2p.len && !t->pre.len &&
-	    !t->p_shut) {
+	    !t->uplen && !t->p_shut) {
 		shutdown(t->pfd, SHUT_WR);
 		t->p_shut = 1;
 	}
@@ -233,7 +247,7 @@ static int tun_update(struct tun *t)
 	}
 	if (t->cfd >= 0) {
 		int m = 0;
-		if (!t->c_eof && !t->frozen && t->c2p.len < px_opts.buf)
+		if (!t->c_eof && !t->frozen && !t->uplen && t->c2p.len < px_opts.buf)
 			m |= ZL_READ;
 		if (t->p2c.len || t->pplen)
 			m |= ZL_WRITE;
@@ -247,7 +261,7 @@ static int tun_update(struct tun *t)
 			if (!t->p_eof && (t->frozen ? t->p2c.len < FROZEN_BUF_MAX
 				     : t->p2c.len ? t->p2c.len < px_opts.buf : t->pp[0] < 0 || t->pplen < t->ppcap))
 				m |= ZL_READ;
-			if (!t->frozen && (t->pre.len || t->c2p.len))
+			if (!t->frozen && (t->pre.len || t->c2p.len || t->uplen))
 				m |= ZL_WRITE;
 		}
 		zl_mask(px_loop, t->pfd, m);
@@ -285,7 +299,7 @@ static struct tun *tun_new(struct pod *pod, int cfd, int pfd)
 	t->pod = pod;
 	t->cfd = cfd;
 	t->pfd = pfd;
-	t->pp[0] = t->pp[1] = -1;
+	t->pp[0] = t->pp[1] = t->up[0] = t->up[1] = t->upr[0] = t->upr[1] = -1;
 	t->ce = (struct tun_end){t, 0};
 	t->pe = (struct tun_end){t, 1};
 	t->next = tuns;
@@ -410,7 +424,21 @@ int tun_dial(struct pod *pod, int fd, const struct zap_tun_msg *m)
 /* Writes what waits for the pod side.  0, or -1 when the tunnel closed. */
 static int pod_write(struct tun *t)
 {
-	while (t->pfd >= 0 && !t->connecting && !t->frozen && (t->pre.len || t->c2p.len)) {
+	while (t->pfd >= 0 && !t->connecting && !t->frozen && (t->pre.len || t->c2p.len || t->uplen)) {
+		if (!t->pre.len && !t->c2p.len) { /* the pipe, after what waits in buffers */
+			ssize_t n = splice(t->up[0], NULL, t->pfd, NULL, t->uplen, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN)
+				break;
+			if (n <= 0) {
+				tun_close(t, "pod side write failed");
+				return -1;
+			}
+			t->uplen -= (size_t)n;
+			t->sent += (uint64_t)n;
+			continue;
+		}
 		struct buf *b = t->pre.len ? &t->pre : &t->c2p;
 		ssize_t n = write(t->pfd, b->p + b->off, b->len);
 		if (n < 0 && errno == EINTR)
@@ -421,9 +449,17 @@ static int pod_write(struct tun *t)
 			tun_close(t, "pod side write failed");
 			return -1;
 		}
-		if (b == &t->c2p && ring_put(t, b->p + b->off, (size_t)n) < 0) {
-			tun_close(t, "!no memory for the ring");
-			return -1;
+		if (b == &t->c2p) {
+			/* bytes sent again after a RESUME are in the ring already */
+			uint64_t end = t->sent + (uint64_t)n;
+			if (end > t->ring_end) {
+				size_t skip = t->ring_end > t->sent ? (size_t)(t->ring_end - t->sent) : 0;
+				if (ring_put(t, t->sent + skip, b->p + b->off + skip, (size_t)n - skip) < 0) {
+					tun_close(t, "!no memory for the ring");
+					return -1;
+				}
+			}
+			t->sent = end;
 		}
 		buf_take(b, (size_t)n);
 	}
@@ -434,21 +470,58 @@ static int pod_write(struct tun *t)
  * nothing waits in p2c, so that the bytes keep their order. */
 static long pipe_read(struct tun *t)
 {
-	if (t->pp[0] == -1) {
-		if (pipe2(t->pp, O_NONBLOCK | O_CLOEXEC) < 0) {
-			t->pp[0] = t->pp[1] = NO_PIPE;
-			return -EAGAIN;
-		}
-		fcntl(t->pp[1], F_SETPIPE_SZ, PIPE_SIZE);
-		long sz = fcntl(t->pp[1], F_GETPIPE_SZ);
-		t->ppcap = sz > 0 ? (size_t)sz : 65536;
-	}
+	if (t->pp[0] == -1 && pipe_open(t->pp, &t->ppcap) < 0)
+		return -EAGAIN;
 	if (t->pplen >= t->ppcap)
 		return -EAGAIN;
 	ssize_t n = splice(t->pfd, NULL, t->pp[1], NULL, t->ppcap - t->pplen, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	if (n < 0)
 		return -errno;
 	t->pplen += (size_t)n;
+	return n;
+}
+
+static int pipe_open(int p[2], size_t *cap)
+{
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) {
+		p[0] = p[1] = NO_PIPE;
+		return -1;
+	}
+	fcntl(p[1], F_SETPIPE_SZ, PIPE_SIZE);
+	long sz = fcntl(p[1], F_GETPIPE_SZ);
+	if (cap)
+		*cap = sz > 0 ? (size_t)sz : 65536;
+	return 0;
+}
+
+/* The client's bytes through a pipe: spliced in, teed into a second pipe
+ * and read from there into the ring (one copy, not three), spliced out to
+ * the pod.  Only when the pipe and c2p are empty, so that the ring gets
+ * them in order: >0, 0 at EOF, -errno (-EAGAIN: use the buffer). */
+static long up_read(struct tun *t)
+{
+	if (t->up[0] == -1 && (pipe_open(t->up, &t->upcap) < 0 || pipe_open(t->upr, NULL) < 0))
+		t->up[0] = t->up[1] = NO_PIPE;
+	if (t->up[0] == NO_PIPE || t->uplen || t->c2p.len)
+		return -EAGAIN;
+	ssize_t n = splice(t->cfd, NULL, t->up[1], NULL, t->upcap, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+	if (n <= 0)
+		return n < 0 ? -errno : 0;
+	ssize_t k = tee(t->up[0], t->upr[1], (size_t)n, SPLICE_F_NONBLOCK);
+	if (k != n)
+		return -EIO;
+	size_t cap = px_opts.ring;
+	if (!t->ring && !(t->ring = malloc(cap)))
+		return -ENOMEM;
+	for (size_t done = 0; done < (size_t)n;) {
+		size_t at = (size_t)((t->ring_end + done) % cap), room = cap - at;
+		ssize_t r = read(t->upr[0], t->ring + at, (size_t)n - done < room ? (size_t)n - done : room);
+		if (r <= 0)
+			return -EIO;
+		done += (size_t)r;
+	}
+	t->ring_end += (uint64_t)n;
+	t->uplen = (size_t)n;
 	return n;
 }
 
@@ -503,7 +576,9 @@ static void client_ev(struct zl *l, int fd, void *data, int mask)
 				return;
 			}
 		} else {
-			long n = buf_read(t->cfd, &t->c2p, px_opts.buf);
+			long n = up_read(t);
+			if (n == -EAGAIN && !t->uplen)
+				n = buf_read(t->cfd, &t->c2p, px_opts.buf);
 			if (n == 0) {
 				t->c_eof = 1;
 			} else if (n < 0 && n != -EAGAIN && n != -EINTR) {
@@ -600,8 +675,7 @@ int tun_resume(int fd, const struct zap_tun_msg *m, struct pod **pod)
 		}
 		close_fd(&t->pfd);
 	}
-	if (m->written != t->received || m->consumed > t->sent ||
-	    t->sent - m->consumed > (t->sent < px_opts.ring ? t->sent : px_opts.ring)) {
+	if (m->written != t->received || m->consumed > t->sent || m->consumed < ring_start(t)) {
 		px_log("tunnel %llu of pod %s: cannot resume: the program wrote %llu and read %llu "
 		       "bytes, the proxy received %llu and sent %llu (ring %zu)",
 		       (unsigned long long)t->id, t->pod->name, (unsigned long long)m->written,

@@ -33,7 +33,7 @@ grep -q "wrong key" bad.err || fail "no 'wrong key' from zap run: $(cat bad.err)
 wait_for "grep -q listening es.0" 10 || fail "echosum did not start: $(cat es.run.err)"
 wait_for "grep -q 'port $P open' proxy.err" 10 || fail "the proxy did not open port $P"
 
-"$PROGS/streamclient" --rate 20 --stop "$T/stop" "$PA:$P" > client.out 2> client.err &
+"$PROGS/streamclient" --rate "${RATE:-20}" --stop "$T/stop" "$PA:$P" > client.out 2> client.err &
 client=$!
 wait_for "grep -q 'resumed\|tunnel' proxy.err || grep -q local client.out" 10 || fail "client did not connect"
 sleep 1
