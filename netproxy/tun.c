@@ -425,22 +425,10 @@ int tun_dial(struct pod *pod, int fd, const struct zap_tun_msg *m)
 static int pod_write(struct tun *t)
 {
 	while (t->pfd >= 0 && !t->connecting && !t->frozen && (t->pre.len || t->c2p.len || t->uplen)) {
-		if (!t->pre.len && !t->c2p.len) { /* the pipe, after what waits in buffers */
-			ssize_t n = splice(t->up[0], NULL, t->pfd, NULL, t->uplen, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno == EAGAIN)
-				break;
-			if (n <= 0) {
-				tun_close(t, "pod side write failed");
-				return -1;
-			}
-			t->uplen -= (size_t)n;
-			t->sent += (uint64_t)n;
-			continue;
-		}
+		int piped = !t->pre.len && !t->c2p.len; /* the pipe, after what waits in buffers */
 		struct buf *b = t->pre.len ? &t->pre : &t->c2p;
-		ssize_t n = write(t->pfd, b->p + b->off, b->len);
+		ssize_t n = piped ? splice(t->up[0], NULL, t->pfd, NULL, t->uplen, SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
+				  : write(t->pfd, b->p + b->off, b->len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -448,6 +436,11 @@ static int pod_write(struct tun *t)
 		if (n <= 0) {
 			tun_close(t, "pod side write failed");
 			return -1;
+		}
+		if (piped) { /* in the ring since up_read */
+			t->uplen -= (size_t)n;
+			t->sent += (uint64_t)n;
+			continue;
 		}
 		if (b == &t->c2p) {
 			/* bytes sent again after a RESUME are in the ring already */
