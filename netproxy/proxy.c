@@ -518,7 +518,7 @@ int main(int argc, char **argv)
 	if (read_key(key) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
-	/* four descriptors per tunnel: take all the kernel allows us */
+	/* eight descriptors per tunnel (two sockets, three pipes): take all we may */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
