@@ -76,7 +76,7 @@ static struct {
 	int nports;
 	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
 	int (*connect)(int, const struct sockaddr *, socklen_t);
-	struct tfd t[MAX_TUNNELS];
+	struct tfd t[MAX_TUNNELS]; /* only [0, nt) is ever read: untouched pages stay out of images */
 	int nt; /* slots used so far */
 } tn;
 
@@ -146,8 +146,6 @@ static void parse_env(const char *v)
 
 __attribute__((constructor)) static void tunnel_init(void)
 {
-	for (int i = 0; i < MAX_TUNNELS; i++)
-		tn.t[i].fd = -1;
 	tn.accept4 = dlsym(RTLD_NEXT, "accept4");
 	tn.connect = dlsym(RTLD_NEXT, "connect");
 	const char *v = getenv(ZAP_ENV_PROXY);
@@ -536,7 +534,8 @@ void zap_tunnel_before_dump(void)
 		e->cloexec = (zsys2(SYS_fcntl, e->fd, F_GETFD) & FD_CLOEXEC) != 0;
 		e->saved = 1;
 	}
-	find_epoll_regs();
+	if (tn.nt)
+		find_epoll_regs();
 }
 
 static void msg_init(struct zap_tun_msg *m, int type)
