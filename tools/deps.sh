@@ -3,7 +3,7 @@
 # by `make`), installs the missing ones.  Prints the one command to run
 # otherwise.
 set -e
-need="gcc make musl-tools check libunwind-dev pkg-config python3 bc sqlite3"
+need="gcc make musl-tools check libunwind-dev pkg-config python3 bc sqlite3 iproute2 redis-server redis-tools lighttpd curl"
 # --bench: also the systems `make bench` compares against, where Debian has
 # them (CRIU; DMTCP is not packaged for Debian 12)
 [ "${1:-}" = --bench ] && need="$need criu"
