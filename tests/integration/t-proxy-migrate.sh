@@ -4,18 +4,10 @@
 # client never sees an error or EOF, and at the end not one byte was lost
 # or doubled either way.  Hosts are network namespaces (hosts.sh).
 . "$(dirname "$0")/lib.sh"
-. "$TOP/tests/integration/hosts.sh"
+. "$TOP/tests/integration/proxyhosts.sh"
 MOVES=${MOVES:-5}
-hosts_init
-host_add a 1
-host_add b 2
-host_add c 3
-host_zapd a
-host_zapd b
-C=$(host_addr c)
-CP=7300 P=7301
-( on c "$B/bin/zap-proxy" --listen "$C:$CP" --key "$HOSTS_KEY" --hold 60 -v ) 2> proxy.err &
-wait_for "grep -q listening proxy.err" 10 || fail "zap-proxy did not start on c: $(cat proxy.err)"
+proxy_hosts
+P=7301
 ( on a "$ZAP" run --pod es --proxy "$C:$CP" --key "$HOSTS_KEY" --expose "$P" -- \
 	"$PROGS/echosum" --epoll "0.0.0.0:$P" "$T/report" ) > es.out 2> es.run.err &
 wait_for "grep -q listening es.out" 10 || fail "echosum did not start on a: $(cat es.run.err)"
@@ -25,7 +17,6 @@ client=$!
 wait_for "grep -q local client.out" 10 || fail "the client did not connect: $(cat client.out client.err)"
 sleep 1
 
-resumed() { grep -c 'resumed' proxy.err; }
 from=a
 for i in $(seq 1 "$MOVES"); do
 	to=$([ $from = a ] && echo b || echo a)

@@ -5,21 +5,12 @@
 # answered OK and every key reads back with its value.  Then lighttpd in a
 # pod, a curl loop on c through the proxy while it moves: no failed request.
 . "$(dirname "$0")/lib.sh"
-. "$TOP/tests/integration/hosts.sh"
+. "$TOP/tests/integration/proxyhosts.sh"
 for c in redis-server redis-cli lighttpd curl; do
 	command -v $c > /dev/null || skip "$c not installed"
 done
-hosts_init
-host_add a 1
-host_add b 2
-host_add c 3
-host_zapd a
-host_zapd b
-C=$(host_addr c)
-CP=7300 RP=7301 HP=7302
-( on c "$B/bin/zap-proxy" --listen "$C:$CP" --key "$HOSTS_KEY" --hold 60 -v ) 2> proxy.err &
-wait_for "grep -q listening proxy.err" 10 || fail "zap-proxy did not start on c: $(cat proxy.err)"
-resumed() { grep -c 'resumed' proxy.err; }
+proxy_hosts
+RP=7301 HP=7302
 # move POD FROM TO: zap migrate, and the pod's tunnels come back at c
 move() {
 	local before
