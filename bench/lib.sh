@@ -22,3 +22,20 @@ wait_gone() { # pid seconds: then SIGKILL
 		sleep 0.05
 	done
 }
+
+# Every process started with our ZAP_HOME, killed; then WORK removed.  A
+# benchmark sets ZAP_HOME and WORK and calls bench_cleanup_on_exit.
+kill_ours() {
+	for p in $(grep -ls "ZAP_HOME=$ZAP_HOME" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do
+		[ "$p" != $$ ] && kill -9 "$p" 2>/dev/null
+	done
+}
+bench_cleanup() {
+	trap - EXIT INT TERM HUP
+	kill_ours
+	wait 2>/dev/null
+	rm -rf "$WORK"
+}
+bench_cleanup_on_exit() {
+	trap bench_cleanup EXIT
+}

@@ -28,18 +28,8 @@ WORK=/dev/shm/zappod.$$
 export ZAP_HOME=$WORK/home
 LOG=$OUT/pod.log
 
-kill_ours() {
-	for p in $(grep -ls "ZAP_HOME=$ZAP_HOME" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do
-		[ "$p" != $$ ] && kill -9 "$p" 2>/dev/null
-	done
-}
-cleanup() {
-	trap - EXIT INT TERM HUP
-	kill_ours
-	wait 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+bench_cleanup_on_exit
 trap 'echo "pod bench: interrupted" >&2; exit 124' INT TERM HUP
 die() {
 	echo "pod bench: $*" >&2
@@ -54,7 +44,6 @@ gcc -O2 -Wall -Wextra -o "$OUT/podhog" "$ROOT/bench/podhog.c" 2>>"$LOG" || die "
 gcc -O2 -Wall -Wextra -o "$OUT/zbench" "$ROOT/bench/zbench.c" 2>>"$LOG" || die "cannot build bench/zbench.c"
 ZB=$OUT/zbench
 
-. "$(dirname "$0")/lib.sh"
 
 PODS=yes  # no once this build refuses a pod of several processes
 REFUSAL=

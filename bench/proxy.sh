@@ -29,18 +29,8 @@ for f in "$ZAP" "$PROXY" "$SRV" "$CLI"; do
 	[ -x "$f" ] || { echo "bench/proxy: $f is missing: run make" >&2; exit 1; }
 done
 
-kill_ours() {
-	for p in $(grep -ls "ZAP_HOME=$ZAP_HOME" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do
-		[ "$p" != $$ ] && kill -9 "$p" 2>/dev/null
-	done
-}
-cleanup() {
-	trap - EXIT INT TERM HUP
-	kill_ours
-	wait 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+bench_cleanup_on_exit
 trap 'exit 124' INT TERM HUP
 wait_grep() { # pattern file seconds
 	i=0
