@@ -97,7 +97,7 @@ int32_t zap_vtab_adopt(struct zap_vtab *t, int32_t real)
 	int32_t v = zap_vtab_vpid(t, real);
 	if (!v) {
 		v = real;
-		if (zap_vtab_real(t, v))
+		while (zap_vtab_real(t, v))
 			v = t->next_high++;
 		struct zap_vtab_pid *e = free_slot(t);
 		if (e) {
@@ -117,6 +117,8 @@ int zap_vtab_set(struct zap_vtab *t, int32_t vpid, int32_t real)
 	uint32_t i, n = npids(t);
 	for (i = 0; i < n && t->pids[i].vpid != vpid; i++)
 		;
+	if (vpid >= t->next_high) /* a high vpid from before a restart: never hand it out again */
+		t->next_high = vpid + 1;
 	if (i < n) {
 		__atomic_store_n(&t->pids[i].real, real, __ATOMIC_RELEASE);
 	} else {

@@ -89,6 +89,21 @@ START_TEST(vtab_collision)
 }
 END_TEST
 
+/* High vpids from before a restart (set by zap restart) are never handed
+ * out again. */
+START_TEST(vtab_collision_restored_high)
+{
+	struct zap_vtab *t = vt_new("vtab");
+	ck_assert_int_eq(zap_vtab_set(t, 200, 800), 0);
+	ck_assert_int_eq(zap_vtab_set(t, ZAP_VTAB_HIGH_VPID, 801), 0);
+	ck_assert_int_eq(zap_vtab_set(t, ZAP_VTAB_HIGH_VPID + 1, 802), 0);
+	int32_t v = zap_vtab_adopt(t, 200);
+	ck_assert_int_eq(v, ZAP_VTAB_HIGH_VPID + 2);
+	ck_assert_int_eq(zap_vtab_real(t, ZAP_VTAB_HIGH_VPID), 801);
+	zap_vtab_unmap(t);
+}
+END_TEST
+
 START_TEST(vtab_set_replace)
 {
 	struct zap_vtab *t = vt_new("vtab");
@@ -229,6 +244,7 @@ static Suite *vtab_suite(void)
 	tcase_add_test(tc, vtab_map);
 	tcase_add_test(tc, vtab_adopt);
 	tcase_add_test(tc, vtab_collision);
+	tcase_add_test(tc, vtab_collision_restored_high);
 	tcase_add_test(tc, vtab_set_replace);
 	tcase_add_test(tc, vtab_drop);
 	tcase_add_test(tc, vtab_full_gc);
