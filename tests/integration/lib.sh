@@ -100,3 +100,31 @@ roundtrip() {
 	same "$T/$name.joined" "$T/$name.ref"
 	note "$name: $(lines "$T/$name.1") lines before, $(lines "$T/$name.2") after the restart"
 }
+
+# free_ports N: the first of N consecutive TCP ports that nobody uses on
+# this host, chosen at random below the ephemeral range (a port in that
+# range can be taken at any moment by an outgoing connection, ours too)
+free_ports() {
+	python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    first = random.randrange(10000, lo - n)
+    socks = []
+    try:
+        for p in range(first, first + n):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("0.0.0.0", p))
+            socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(first)
+    sys.exit(0)
+sys.exit(1)
+PY
+}

@@ -8,7 +8,7 @@ PROXY=$B/bin/zap-proxy
 N=${CONNS:-1000}
 HOLD=8
 PA=127.0.$((RANDOM % 200 + 30)).$((RANDOM % 200 + 30))
-CP=$((20000 + RANDOM % 20000))
+CP=$(free_ports 4) || fail "no free ports"
 P=$((CP + 1))
 ulimit -n 8192 2> /dev/null || skip "cannot raise the fd limit to 8192"
 head -c 32 /dev/urandom > key

@@ -12,7 +12,7 @@ PROXY=$B/bin/zap-proxy
 ROUNDS=${ROUNDS:-5}
 # addresses of our own on loopback: the proxy's and the pod's ports do not meet
 PA=127.0.$((RANDOM % 200 + 30)).$((RANDOM % 200 + 30))
-CP=$((20000 + RANDOM % 20000))
+CP=$(free_ports 4) || fail "no free ports"
 P=$((CP + 1))
 head -c 32 /dev/urandom > key
 "$PROXY" --listen "$PA:$CP" --key key --hold 60 -v 2> proxy.err &

@@ -6,7 +6,7 @@
 for c in redis-server redis-cli lighttpd curl; do
 	command -v $c > /dev/null || skip "$c not installed"
 done
-PORT=$(( 20000 + $$ % 20000 ))
+PORT=$(free_ports 2) || fail "no free ports"
 
 # redis: 500 keys before, all read back after, 500 more after
 start_pod rd "$T/rd.1" -- redis-server --port $PORT --bind 127.0.0.1 --save '' --appendonly no
