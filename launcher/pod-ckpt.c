@@ -263,6 +263,20 @@ static int wait_all(struct ckpt_run *c, const char *what, const char *doing, int
 					continue;
 				}
 			}
+			/* a member that exec'd a program without the preload after
+			 * it was signalled keeps the signal blocked: say so now
+			 * rather than wait for the timeout */
+			if (!strcmp(what, "stopped") && spin % 100 == 99 && kill(p->real, 0) == 0 &&
+			    !zap_pod_maps_have_preload(p->real)) {
+				if (!quiet) {
+					char exe[PATH_MAX];
+					zap_err("process %d of pod '%s' exec'd %s, which does not have zap's "
+						"preload loaded (a static binary or a setuid program), during the "
+						"checkpoint: the pod cannot be checkpointed",
+						(int)p->real, c->pod, exe_of(p->real, exe, sizeof(exe)));
+				}
+				return -1;
+			}
 			if (kill(p->real, 0) < 0) {
 				if (!quiet)
 					zap_err("process %d of pod '%s' ended while %s", (int)p->real, c->pod,

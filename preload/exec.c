@@ -10,6 +10,7 @@
 #include "zap/tunnel.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <string.h>
@@ -86,12 +87,40 @@ static char **env_build(char *const envp[], char **out, struct env_fix *fx)
 	char *fixed[env_count(envp) + 7];      \
 	env_build((envp), fixed, &fx_)
 
+/* The checkpoint signal is blocked across exec.  A pod checkpoint may
+ * signal this process at any moment (a child found in /proc just after its
+ * fork), and a signal that came while the new program is still loading,
+ * with the default action (terminate) for it, would kill the program.
+ * Blocked, it waits until the new program's preload has its handler and
+ * unblocks it; a new program without the preload keeps it blocked, and
+ * the checkpoint notices that it lost the preload. */
+static uint64_t exec_begin(void)
+{
+	uint64_t set = 1ull << (zap_self.sig - 1), old = 0;
+	zsys4(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, 8);
+	return old;
+}
+
+static int exec_end(int rc, uint64_t old)
+{
+	int e = errno;
+	zsys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+	errno = e;
+	return rc;
+}
+
+#define EXEC_BLOCKED(call)                        \
+	do {                                       \
+		uint64_t mask_ = exec_begin();     \
+		return exec_end((call), mask_);    \
+	} while (0)
+
 ZAP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	if (!zap_real.execve)
 		return errno = ENOSYS, -1;
 	WITH_ENV(envp, env);
-	return zap_real.execve(path, argv, env);
+	EXEC_BLOCKED(zap_real.execve(path, argv, env));
 }
 
 ZAP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
@@ -99,7 +128,7 @@ ZAP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *c
 	if (!zap_real.execveat)
 		return errno = ENOSYS, -1;
 	WITH_ENV(envp, env);
-	return zap_real.execveat(dirfd, path, argv, env, flags);
+	EXEC_BLOCKED(zap_real.execveat(dirfd, path, argv, env, flags));
 }
 
 ZAP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
@@ -107,7 +136,7 @@ ZAP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	if (!zap_real.fexecve)
 		return errno = ENOSYS, -1;
 	WITH_ENV(envp, env);
-	return zap_real.fexecve(fd, argv, env);
+	EXEC_BLOCKED(zap_real.fexecve(fd, argv, env));
 }
 
 ZAP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
@@ -115,7 +144,7 @@ ZAP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 	if (!zap_real.execvpe)
 		return errno = ENOSYS, -1;
 	WITH_ENV(envp, env);
-	return zap_real.execvpe(file, argv, env);
+	EXEC_BLOCKED(zap_real.execvpe(file, argv, env));
 }
 
 ZAP_EXPORT int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }
@@ -174,7 +203,8 @@ ZAP_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_
 	if (!zap_real.posix_spawn)
 		return ENOSYS;
 	WITH_ENV(envp, env);
-	return spawned(zap_real.posix_spawn(pid, path, fa, attr, argv, env), pid);
+	/* the child inherits the mask, unless attr sets its own */
+	EXEC_BLOCKED(spawned(zap_real.posix_spawn(pid, path, fa, attr, argv, env), pid));
 }
 
 ZAP_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
@@ -183,5 +213,5 @@ ZAP_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file
 	if (!zap_real.posix_spawnp)
 		return ENOSYS;
 	WITH_ENV(envp, env);
-	return spawned(zap_real.posix_spawnp(pid, file, fa, attr, argv, env), pid);
+	EXEC_BLOCKED(spawned(zap_real.posix_spawnp(pid, file, fa, attr, argv, env), pid));
 }
