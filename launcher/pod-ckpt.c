@@ -204,7 +204,7 @@ static int find_children(struct ckpt_run *c)
 			z->exit_status = code;
 			z->ppid_vpid = parent->vpid;
 			fresh++;
-		} else if (zap_pod_maps_have_preload(pid)) {
+		} else if (zap_pod_member_has_preload(c->pod, pid)) {
 			if (add_member(c, pid) < 0) {
 				fresh = -1;
 				break;
@@ -267,7 +267,7 @@ static int wait_all(struct ckpt_run *c, const char *what, const char *doing, int
 			 * it was signalled keeps the signal blocked: say so now
 			 * rather than wait for the timeout */
 			if (!strcmp(what, "stopped") && spin % 100 == 99 && kill(p->real, 0) == 0 &&
-			    !zap_pod_maps_have_preload(p->real)) {
+			    !zap_pod_member_has_preload(c->pod, p->real)) {
 				if (!quiet) {
 					char exe[PATH_MAX];
 					zap_err("process %d of pod '%s' exec'd %s, which does not have zap's "

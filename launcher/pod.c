@@ -430,13 +430,50 @@ int zap_pod_maps_have_preload(pid_t pid)
 /* Whether libzappre.so runs in pid: without it the checkpoint signal would
  * kill the program instead.  Only the preload writes the members file (at
  * load and after a restore, when its pages are no longer a mapped file). */
+static int exe_of_pid(pid_t pid, char *buf, size_t n)
+{
+	char link[64];
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	ssize_t k = readlink(link, buf, n - 1);
+	if (k < 0)
+		return -1;
+	buf[k] = 0;
+	return 0;
+}
+
+/* A process without a members file: a forked child.  Its maps show the
+ * preload's file when it has just been loaded; a restored process keeps
+ * the preload in memory with no file behind it, and so do its forked
+ * children: a child that runs its parent's executable (it forked and did
+ * not exec) has what its parent has. */
+static int unregistered_has_preload(const char *pod, pid_t pid, int depth)
+{
+	if (zap_pod_maps_have_preload(pid))
+		return 1;
+	char path[64], buf[512], mine[PATH_MAX], theirs[PATH_MAX];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	const char *rp = read_small(path, buf, sizeof(buf)) > 0 ? strrchr(buf, ')') : NULL;
+	char state;
+	int ppid = 0;
+	if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || ppid <= 1 || depth > 64)
+		return 0;
+	if (exe_of_pid(pid, mine, sizeof(mine)) < 0 || exe_of_pid(ppid, theirs, sizeof(theirs)) < 0 ||
+	    strcmp(mine, theirs))
+		return 0;
+	char member[PATH_MAX + 64];
+	snprintf(member, sizeof(member), "%s/pods/%s/%s/%d", zap_home(), pod, ZAP_POD_MEMBERS, ppid);
+	if (access(member, F_OK) == 0)
+		return zap_pod_member_has_preload(pod, ppid);
+	return unregistered_has_preload(pod, ppid, depth + 1);
+}
+
 int zap_pod_member_has_preload(const char *pod, pid_t pid)
 {
 	char path[PATH_MAX], registered[PATH_MAX], now[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/pods/%s/%s/%d", zap_home(), pod, ZAP_POD_MEMBERS, (int)pid);
 	int n = read_small(path, registered, sizeof(registered));
-	if (n < 0) /* a forked child, which writes no members file: its maps say */
-		return zap_pod_maps_have_preload(pid);
+	if (n < 0) /* a forked child, which writes no members file */
+		return unregistered_has_preload(pod, pid, 0);
 	registered[strcspn(registered, "\n")] = 0; /* the first line */
 	/* the preload wrote the executable it ran in; a later exec of a
 	 * program it could not enter changed that */
