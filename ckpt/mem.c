@@ -9,6 +9,7 @@
  * region at its address and reads its stored pages into place. */
 #include "dump.h"
 #include "restore.h"
+#include "stream.h"
 #include "sys.h"
 #include "thread.h"
 #include "util.h"
@@ -768,7 +769,11 @@ static int fill_run(struct zap_restore *r, const struct zap_img_run *run)
 	for (uint64_t done = 0; done < len; done += CHUNK) {
 		uint64_t n = len - done < CHUNK ? len - done : CHUNK;
 		char *dst = (char *)(run->addr + done);
-		long e = z_pread_all(r->img_fd, dst, n, run->data_off + done);
+		long e = zap_stream_wait(r->stream, r->stream_file, run->data_off + done + n);
+		if (e < 0)
+			return zap_restore_error(r, "%s: the pages at %lx did not arrive: %s", img->path,
+						 (unsigned long)run->addr, zap_stream_strerror(e));
+		e = z_pread_all(r->img_fd, dst, n, run->data_off + done);
 		if (e < 0)
 			return zap_restore_error(r, "%s: cannot read the pages at %lx (%s)",
 						 img->path, (unsigned long)run->addr, zap_strerror(e));

@@ -40,6 +40,11 @@ char **zap_restorer_argv(struct zap_restorer_cmd *c)
 	c->argv[k++] = (char *)c->pod_image;
 	if (c->inherit_stdio)
 		c->argv[k++] = "--inherit-stdio";
+	if (c->stream_fd >= 0) {
+		zap_fmt(c->num[5], sizeof(c->num[5]), "%d", c->stream_fd);
+		c->argv[k++] = "--stream-fd";
+		c->argv[k++] = c->num[5];
+	}
 	c->argv[k] = 0;
 	return c->argv;
 }

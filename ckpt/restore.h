@@ -17,6 +17,8 @@
 
 #define ZAP_RESTORE_MAX_SHM 256
 
+struct zap_stream;
+
 struct zap_restore {
 	const struct zap_img *img;
 	int img_fd;
@@ -46,6 +48,11 @@ struct zap_restore {
 		uint64_t seg_len;
 	} shm[ZAP_RESTORE_MAX_SHM];
 	uint32_t nshm;
+	/* an image still arriving (include/zap/stream.h): page data is read
+	 * only once it is there, and the program runs only once all of it was
+	 * authenticated; NULL for an image that is all there */
+	const struct zap_stream *stream;
+	int stream_file; /* this process file's entry in it, or -1 */
 };
 
 int zap_restore_error(struct zap_restore *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -55,8 +62,9 @@ int zap_restore_error(struct zap_restore *r, const char *fmt, ...) __attribute__
 struct zap_restorer_cmd {
 	const char *path, *home, *pod, *pod_image;
 	int status_fd, member, shared_base, shared_count, inherit_stdio, shm_count;
-	char num[5][16];
-	char *argv[20];
+	int stream_fd; /* -1: none */
+	char num[6][16];
+	char *argv[22];
 };
 char **zap_restorer_argv(struct zap_restorer_cmd *c);
 /* What a resource's open returns when it has reported its failure itself. */

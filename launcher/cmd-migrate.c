@@ -7,6 +7,7 @@
  * releases them, so the pod runs on where it was. */
 #include "proto.h"
 #include "imgdir.h"
+#include "zap/stream.h"
 #include "util.h"
 #include "zap.h"
 
@@ -125,67 +126,102 @@ static int image_files(struct migrate *m, char names[][256], int max, int *count
 	return 0;
 }
 
-static int send_file(struct migrate *m, const char *name, char *buf, size_t cap)
+/* One file of the image on its way: what is sent of it and how. */
+struct send_file {
+	int fd;
+	uint64_t size, sum;          /* the sum runs over the bytes in the order they are sent */
+	uint64_t hole_off, hole_len; /* its page data, sent after META; 0 long: none */
+};
+
+/* zapd's RESULT (answer, len bytes, len >= 8): 0 when the pod runs there. */
+static int migrate_result(struct migrate *m, char *answer, uint32_t len)
 {
-	char path[PATH_MAX + 300];
-	snprintf(path, sizeof(path), "%s/%s", m->image, name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(m->err, sizeof(m->err), "cannot read %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	answer[len] = 0;
+	int code = (int)zap_get_u32((uint8_t *)answer);
+	m->remote_pid = (int)zap_get_u32((uint8_t *)answer + 4);
+	if (code == 0)
+		return 0;
+	char *lines = answer + 8;
+	size_t k = strlen(lines);
+	while (k && lines[k - 1] == '\n')
+		lines[--k] = 0;
+	snprintf(m->err, sizeof(m->err), "the restart failed on %s (zap restart exited %d)%s%s",
+		 m->conn.where, code, *lines ? ":\n" : "", lines);
+	return -1;
+}
+
+static int check_zapd(struct migrate *m)
+{
+	/* zapd says nothing during the transfer unless it refuses it, or the
+	 * restart it began while the pages arrive failed */
+	struct pollfd pf = {.fd = m->conn.fd, .events = POLLIN};
+	if (poll(&pf, 1, 0) > 0) {
+		uint16_t type;
+		uint32_t len;
+		static char answer[4096];
+		if (zap_conn_recv(&m->conn, &type, answer, sizeof(answer) - 1, &len, 1, m->err,
+				  sizeof(m->err)) < 0)
+			return -1;
+		if (type != ZAP_MSG_RESULT || len < 8 || migrate_result(m, answer, len) == 0)
+			snprintf(m->err, sizeof(m->err), "zapd at %s: unexpected message %u during "
+				 "the transfer", m->conn.where, type);
 		return -1;
 	}
-	uint8_t head[8];
-	zap_put_u64(head, (uint64_t)st.st_size);
-	if (zap_conn_send(&m->conn, ZAP_MSG_FILE, head, 8, name, (uint32_t)strlen(name), m->err,
-			  sizeof(m->err)) < 0)
-		goto fail;
-	uint64_t sum = 0, left = (uint64_t)st.st_size;
-	while (left) {
-		ssize_t r = read(fd, buf, left < cap ? left : cap);
+	migrate_progress(m, 0);
+	if (mono_s() > m->deadline) {
+		snprintf(m->err, sizeof(m->err), "zapd at %s: the move took longer than --timeout",
+			 m->conn.where);
+		return -1;
+	}
+	return 0;
+}
+
+/* Bytes [off, off + len) of a file as DATA frames (zapd writes them where
+ * the last FILE or PLACE left it). */
+static int send_range(struct migrate *m, struct send_file *f, const char *name, uint64_t off,
+		      uint64_t len, char *buf, size_t cap)
+{
+	while (len) {
+		ssize_t r = pread(f->fd, buf, len < cap ? len : cap, (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			snprintf(m->err, sizeof(m->err), "cannot read %s: %s", path,
+			snprintf(m->err, sizeof(m->err), "cannot read %s/%s: %s", m->image, name,
 				 r < 0 ? strerror(errno) : "it got shorter");
-			goto fail;
+			return -1;
 		}
 		for (ssize_t at = 0; at < r; at += ZAP_PROTO_DATA_CHUNK) {
 			uint32_t k = (uint32_t)(r - at < ZAP_PROTO_DATA_CHUNK ? r - at : ZAP_PROTO_DATA_CHUNK);
-			sum = zap_sum64(buf + at, k, sum);
+			f->sum = zap_sum64(buf + at, k, f->sum);
 			if (zap_conn_send(&m->conn, ZAP_MSG_DATA, buf + at, k, NULL, 0, m->err,
 					  sizeof(m->err)) < 0)
-				goto fail;
+				return -1;
 		}
-		left -= (uint64_t)r;
+		off += (uint64_t)r;
+		len -= (uint64_t)r;
 		m->bytes += (uint64_t)r;
-		/* zapd says nothing during the transfer unless it refuses it */
-		struct pollfd pf = {.fd = m->conn.fd, .events = POLLIN};
-		if (poll(&pf, 1, 0) > 0) {
-			uint16_t type;
-			uint32_t len;
-			char junk[64];
-			if (zap_conn_recv(&m->conn, &type, junk, sizeof(junk), &len, 1, m->err,
-					  sizeof(m->err)) == 0)
-				snprintf(m->err, sizeof(m->err), "zapd at %s: unexpected message %u during "
-					 "the transfer", m->conn.where, type);
-			goto fail;
-		}
-		migrate_progress(m, 0);
-		if (mono_s() > m->deadline) {
-			snprintf(m->err, sizeof(m->err), "zapd at %s: the move took longer than --timeout",
-				 m->conn.where);
-			goto fail;
-		}
+		if (check_zapd(m) < 0)
+			return -1;
 	}
-	close(fd);
-	zap_put_u64(head, sum);
+	return 0;
+}
+
+static int send_place(struct migrate *m, int index, uint64_t off)
+{
+	uint8_t pl[16];
+	zap_put_u32(pl, (uint32_t)index);
+	zap_put_u32(pl + 4, 0);
+	zap_put_u64(pl + 8, off);
+	return zap_conn_send(&m->conn, ZAP_MSG_PLACE, pl, sizeof(pl), NULL, 0, m->err, sizeof(m->err));
+}
+
+static int send_file_end(struct migrate *m, struct send_file *f)
+{
+	uint8_t head[8];
+	zap_put_u64(head, f->sum);
+	close(f->fd);
+	f->fd = -1;
 	return zap_conn_send(&m->conn, ZAP_MSG_FILE_END, head, 8, NULL, 0, m->err, sizeof(m->err));
-fail:
-	close(fd);
-	return -1;
 }
 
 /* BEGIN, before the pod is touched: zapd may refuse the name. */
@@ -193,6 +229,8 @@ static int migrate_begin(struct migrate *m)
 {
 	zap_proto_stream_init(&m->conn.stream, &m->conn.key, m->conn.nc, m->conn.ns);
 	m->conn.streaming = 1;
+	zap_proto_meta_init(&m->conn.meta, &m->conn.key, m->conn.nc, m->conn.ns);
+	m->conn.meta_on = 1;
 	char text[512], answer[4096];
 	uint16_t type;
 	uint32_t len;
@@ -209,24 +247,85 @@ static int migrate_begin(struct migrate *m)
 	return 0;
 }
 
-/* Every file, END; then zapd's RESULT. */
+/* Every file, in two passes: all but the page data of the process files,
+ * META, the page data, END; then zapd's RESULT.  With ZAP_MIGRATE_WHOLE=1
+ * (bench/migrate.sh's comparison) every file goes whole and in order, and
+ * zapd restarts the pod only after END. */
 static int migrate_stream(struct migrate *m)
 {
-	static char names[4096][256];
-	int count;
+	static char names[ZAP_STREAM_MAX_FILES][256];
+	static struct send_file files[ZAP_STREAM_MAX_FILES];
+	int count, ok = -1;
 	uint16_t type;
 	uint32_t len;
 	char answer[4096];
-	if (image_files(m, names, 4096, &count) < 0)
+	if (image_files(m, names, ZAP_STREAM_MAX_FILES, &count) < 0)
 		return -1;
+	const char *whole = getenv("ZAP_MIGRATE_WHOLE");
+	int split = !(whole && !strcmp(whole, "1"));
 	static char buf[1 << 20];
 	for (int i = 0; i < count; i++)
-		if (send_file(m, names[i], buf, sizeof(buf)) < 0)
-			return -1;
-	uint8_t mac[ZAP_PROTO_MAC];
-	zap_hmac_final(&m->conn.stream, mac);
+		files[i].fd = -1;
+	for (int i = 0; i < count; i++) {
+		struct send_file *f = &files[i];
+		char path[PATH_MAX + 300];
+		snprintf(path, sizeof(path), "%s/%s", m->image, names[i]);
+		struct stat st;
+		f->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (f->fd < 0 || fstat(f->fd, &st) < 0) {
+			snprintf(m->err, sizeof(m->err), "cannot read %s: %s", path, strerror(errno));
+			goto out;
+		}
+		f->size = (uint64_t)st.st_size;
+		f->sum = 0;
+		f->hole_off = f->hole_len = 0;
+		if (split)
+			zap_proto_pages_span(f->fd, f->size, &f->hole_off, &f->hole_len);
+		uint8_t head[8];
+		zap_put_u64(head, f->size);
+		uint64_t first = f->hole_len ? f->hole_off : f->size;
+		if (zap_conn_send(&m->conn, ZAP_MSG_FILE, head, 8, names[i], (uint32_t)strlen(names[i]),
+				  m->err, sizeof(m->err)) < 0 ||
+		    send_range(m, f, names[i], 0, first, buf, sizeof(buf)) < 0)
+			goto out;
+		if (!f->hole_len) {
+			if (send_file_end(m, f) < 0)
+				goto out;
+			continue;
+		}
+		uint64_t tail = f->hole_off + f->hole_len;
+		if (send_place(m, i, tail) < 0 ||
+		    send_range(m, f, names[i], tail, f->size - tail, buf, sizeof(buf)) < 0)
+			goto out;
+	}
+	if (split) {
+		uint8_t meta[ZAP_PROTO_MAC];
+		zap_hmac_final(&m->conn.meta, meta);
+		m->conn.meta_on = 0;
+		if (zap_conn_send(&m->conn, ZAP_MSG_META, meta, sizeof(meta), NULL, 0, m->err,
+				  sizeof(m->err)) < 0)
+			goto out;
+	}
+	for (int i = 0; i < count; i++) {
+		struct send_file *f = &files[i];
+		if (f->fd < 0)
+			continue;
+		if (send_place(m, i, f->hole_off) < 0 ||
+		    send_range(m, f, names[i], f->hole_off, f->hole_len, buf, sizeof(buf)) < 0 ||
+		    send_file_end(m, f) < 0)
+			goto out;
+	}
+	uint8_t mac[ZAP_PROTO_TAG];
+	zap_poly1305_final(&m->conn.stream, mac);
 	m->conn.streaming = 0;
 	if (zap_conn_send(&m->conn, ZAP_MSG_END, mac, sizeof(mac), NULL, 0, m->err, sizeof(m->err)) < 0)
+		goto out;
+	ok = 0;
+out:
+	for (int i = 0; i < count; i++)
+		if (files[i].fd >= 0)
+			close(files[i].fd);
+	if (ok < 0)
 		return -1;
 	migrate_progress(m, 1);
 	m->t_sent = mono_s();
@@ -242,18 +341,8 @@ static int migrate_stream(struct migrate *m)
 		snprintf(m->err, sizeof(m->err), "zapd at %s: unexpected answer to the image", m->conn.where);
 		return -1;
 	}
-	answer[len] = 0;
-	int code = (int)zap_get_u32((uint8_t *)answer);
-	m->remote_pid = (int)zap_get_u32((uint8_t *)answer + 4);
-	if (code != 0) {
-		char *lines = answer + 8;
-		size_t k = strlen(lines);
-		while (k && lines[k - 1] == '\n')
-			lines[--k] = 0;
-		snprintf(m->err, sizeof(m->err), "the restart failed on %s (zap restart exited %d)%s%s",
-			 m->conn.where, code, *lines ? ":\n" : "", lines);
+	if (migrate_result(m, answer, len) < 0)
 		return -1;
-	}
 	m->t_running = mono_s();
 	return 0;
 }

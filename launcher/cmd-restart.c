@@ -1,6 +1,7 @@
 /* zap restart: bring a pod back from its image. */
 #include "image.h"
 #include "podfds.h"
+#include "stream.h"
 #include "restore.h"
 #include "sysv.h"
 #include "vtab.h"
@@ -83,7 +84,7 @@ static void restart_parse(struct restart_status *st, char *text)
 
 static int restart_exec(int argc, char **argv)
 {
-	const char *pod_arg = NULL, *image = NULL;
+	const char *pod_arg = NULL, *image = NULL, *stream_arg = NULL;
 	int inherit = 0;
 	double interval = 0;
 	for (int i = 1; i < argc; i++) {
@@ -98,6 +99,8 @@ static int restart_exec(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--inherit-stdio")) {
 			inherit = 1;
+		} else if (!strcmp(argv[i], "--stream") && i + 1 < argc) {
+			stream_arg = argv[++i]; /* zapd's, docs/zap-restart.md */
 		} else if (argv[i][0] == '-' || image) {
 			return zap_usage(&zap_cmd_restart);
 		} else {
@@ -110,6 +113,18 @@ static int restart_exec(int argc, char **argv)
 		return ZAP_EXIT_USAGE;
 	char dir[PATH_MAX], file[PATH_MAX + 64], pod[64], podfile[PATH_MAX + 16];
 	static struct zap_img pod_img;
+	/* an image still arriving: its page data is waited for, by us (memory
+	 * members share) and by the restorers, which get the file's fd */
+	const struct zap_stream *stream = NULL;
+	int stream_fd = -1;
+	if (stream_arg) {
+		long e = -ENOENT;
+		stream_fd = open(stream_arg, O_RDONLY); /* inherited by the restorers */
+		if (stream_fd < 0 || (e = zap_stream_map(stream_fd, 0, &stream)) < 0) {
+			zap_err("%s: %s", stream_arg, stream_fd < 0 ? strerror(errno) : strerror((int)-e));
+			return ZAP_EXIT_FAIL;
+		}
+	}
 	if (zap_image_open_pod(image, dir, sizeof(dir), &pod_img) < 0)
 		return ZAP_EXIT_BAD_IMAGE;
 	snprintf(podfile, sizeof(podfile), "%s/pod.img", dir);
@@ -176,7 +191,7 @@ static int restart_exec(int argc, char **argv)
 		return ZAP_EXIT_CHANGED;
 	}
 	/* and the memory they share, right after */
-	int nshm = zap_pod_mem_open(dir, &pod_img, base + nshared, err, sizeof(err));
+	int nshm = zap_pod_mem_open(dir, &pod_img, base + nshared, stream, err, sizeof(err));
 	if (nshm < 0) {
 		zap_err("%s", err);
 		zap_sysv_remove(pod_dir, err, sizeof(err));
@@ -191,7 +206,7 @@ static int restart_exec(int argc, char **argv)
 		/* without CLOEXEC, for the restorer */
 		int fd = fcntl(status[1], F_DUPFD, base + nshared + nshm);
 		struct zap_restorer_cmd cmd = {restorer, zap_home(), pod, podfile, fd, main_m->pid, base,
-					       nshared, inherit, nshm, {{0}}, {0}};
+					       nshared, inherit, nshm, stream_fd, {{0}}, {0}};
 		char **args = zap_restorer_argv(&cmd);
 		execv(restorer, args);
 		dprintf(fd, "cannot run %s: %s\n", restorer, strerror(errno));

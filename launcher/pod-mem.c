@@ -11,6 +11,7 @@
  * restoring the pages, so that the members share the memory again. */
 #include "image.h"
 #include "podfds.h"
+#include "stream.h"
 #include "util.h"
 #include "zap.h"
 
@@ -102,15 +103,20 @@ int zap_pod_mem_collect(const char *dir, const struct zap_pod_proc *procs, int n
 
 /* Writes the pages one member stored for region reg into the object at fd,
  * at their offsets in it; checks each run. */
-static int fill_from(const struct zap_img *img, const struct zap_img_region *reg, int fd)
+static int fill_from(const struct zap_img *img, const struct zap_img_region *reg, int fd,
+		     const struct zap_stream *stream)
 {
 	static char buf[ZAP_SUM_CHUNK];
+	int sidx = stream ? zap_stream_find(stream, img->path) : -1;
 	for (uint32_t k = 0; k < reg->nruns; k++) {
 		const struct zap_img_run *run = &img->runs[reg->first_run + k];
 		uint64_t len = run->npages * ZAP_IMG_PAGE, sum = run->addr;
 		uint64_t at = reg->pgoff + (run->addr - reg->start);
 		for (uint64_t done = 0; done < len;) {
 			size_t m = len - done < sizeof(buf) ? len - done : sizeof(buf);
+			long e = zap_stream_wait(stream, sidx, run->data_off + done + m);
+			if (e < 0)
+				return (int)e;
 			if (pread(img->fd, buf, m, (off_t)(run->data_off + done)) != (ssize_t)m ||
 			    pwrite(fd, buf, m, (off_t)(at + done)) != (ssize_t)m)
 				return -EIO;
@@ -123,7 +129,8 @@ static int fill_from(const struct zap_img *img, const struct zap_img_region *reg
 	return 0;
 }
 
-int zap_pod_mem_open(const char *dir, const struct zap_img *pod, int base, char *err, size_t errlen)
+int zap_pod_mem_open(const char *dir, const struct zap_img *pod, int base,
+		     const struct zap_stream *stream, char *err, size_t errlen)
 {
 	uint32_t nobj = 0;
 	for (uint32_t i = 0; i < pod->npod_shm; i++)
@@ -162,10 +169,12 @@ int zap_pod_mem_open(const char *dir, const struct zap_img *pod, int base, char 
 					 dir, m->region, path);
 				rc = -1;
 			} else {
-				int e = fill_from(&img, &img.regions[m->region], fd);
+				int e = fill_from(&img, &img.regions[m->region], fd, stream);
 				if (e)
 					snprintf(err, errlen, "%s: section PAGES: %s in the pod's shared memory", path,
-						 e == -EBADMSG ? "checksum mismatch" : strerror(-e));
+						 e == -EBADMSG	       ? "checksum mismatch"
+						 : e == -ECANCELED || e == -ETIMEDOUT ? zap_stream_strerror(e)
+										     : strerror(-e));
 				rc = e ? -1 : 0;
 			}
 			zap_image_free(&img);

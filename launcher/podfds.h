@@ -39,7 +39,9 @@ int zap_pod_mem_collect(const char *dir, const struct zap_pod_proc *procs, int n
 /* At restart: each such object made once (a memfd filled with the pages
  * the members stored) at fds base, base+1, ..., inherited by the restorers,
  * which map it where their regions were.  How many, or -1 with err set. */
-int zap_pod_mem_open(const char *dir, const struct zap_img *pod, int base, char *err, size_t errlen);
+struct zap_stream;
+int zap_pod_mem_open(const char *dir, const struct zap_img *pod, int base,
+		     const struct zap_stream *stream, char *err, size_t errlen);
 
 /* The highest fd any member's process file uses. */
 int zap_pod_fds_top(const char *dir, const struct zap_img *pod);

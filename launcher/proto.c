@@ -1,6 +1,7 @@
 /* Both ends of the wire protocol: keys, addresses, frames, MACs, and the
  * client's blocking side (launcher/proto.h, docs/protocol.md). */
 #include "proto.h"
+#include "image.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -258,13 +259,42 @@ void zap_proto_mac(const struct zap_key *k, const char *label, const uint8_t *a,
 	zap_hmac_final(&m, out);
 }
 
-void zap_proto_stream_init(struct zap_hmac *m, const struct zap_key *k, const uint8_t *nc,
-			   const uint8_t *ns)
+void zap_proto_meta_init(struct zap_hmac *m, const struct zap_key *k, const uint8_t *nc,
+			 const uint8_t *ns)
 {
 	zap_hmac_init(m, k->b, k->n);
-	zap_hmac_update(m, ZAP_PROTO_LABEL_STREAM, strlen(ZAP_PROTO_LABEL_STREAM));
+	zap_hmac_update(m, ZAP_PROTO_LABEL_META, strlen(ZAP_PROTO_LABEL_META));
 	zap_hmac_update(m, nc, ZAP_PROTO_NONCE);
 	zap_hmac_update(m, ns, ZAP_PROTO_NONCE);
+}
+
+void zap_proto_stream_init(struct zap_poly1305 *m, const struct zap_key *k, const uint8_t *nc,
+			   const uint8_t *ns)
+{
+	uint8_t one_time[ZAP_PROTO_MAC];
+	zap_proto_mac(k, ZAP_PROTO_LABEL_STREAM, nc, ns, one_time);
+	_Static_assert(ZAP_PROTO_MAC == ZAP_POLY1305_KEY, "the stream key is one HMAC");
+	zap_poly1305_init(m, one_time);
+	explicit_bzero(one_time, sizeof(one_time));
+}
+
+void zap_proto_pages_span(int fd, uint64_t size, uint64_t *off, uint64_t *len)
+{
+	struct zap_img_header h;
+	*off = *len = 0;
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h.magic, ZAP_IMG_MAGIC, 8) ||
+	    h.kind != ZAP_IMG_KIND_PROC || h.nsect > 64)
+		return;
+	struct zap_img_section sect[64];
+	size_t n = h.nsect * sizeof(sect[0]);
+	if (pread(fd, sect, n, (off_t)h.sect_off) != (ssize_t)n)
+		return;
+	for (uint32_t i = 0; i < h.nsect; i++)
+		if (sect[i].type == ZAP_SECT_PAGES && sect[i].len >= ZAP_PROTO_SPLIT_MIN &&
+		    sect[i].off >= sizeof(h) && sect[i].off + sect[i].len <= size) {
+			*off = sect[i].off;
+			*len = sect[i].len;
+		}
 }
 
 /* ---- the client ---- */
@@ -357,9 +387,14 @@ int zap_conn_send(struct zap_conn *c, uint16_t type, const void *a, uint32_t ale
 	uint8_t h[ZAP_PROTO_HDR];
 	zap_proto_hdr_put(h, type, alen + blen);
 	if (c->streaming) {
-		zap_hmac_update(&c->stream, h, sizeof(h));
-		zap_hmac_update(&c->stream, a, alen);
-		zap_hmac_update(&c->stream, b, blen);
+		zap_poly1305_update(&c->stream, h, sizeof(h));
+		zap_poly1305_update(&c->stream, a, alen);
+		zap_poly1305_update(&c->stream, b, blen);
+	}
+	if (c->meta_on) {
+		zap_hmac_update(&c->meta, h, sizeof(h));
+		zap_hmac_update(&c->meta, a, alen);
+		zap_hmac_update(&c->meta, b, blen);
 	}
 	struct iovec iov[3] = {{h, sizeof(h)}, {(void *)a, alen}, {(void *)b, blen}};
 	return conn_writev(c, iov, 3, err, n);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "poly1305.h"
 #include "sha256.h"
 #include "zap/proto.h"
 
@@ -37,9 +38,19 @@ int zap_proto_hdr_get(const uint8_t h[ZAP_PROTO_HDR], uint16_t *type, uint32_t *
 /* HMAC(key, label | a | b), the handshake's proofs. */
 void zap_proto_mac(const struct zap_key *k, const char *label, const uint8_t *a, const uint8_t *b,
 		   uint8_t out[ZAP_PROTO_MAC]);
-/* The stream digest, started: HMAC(key, LABEL_STREAM | nonce_c | nonce_s ...). */
-void zap_proto_stream_init(struct zap_hmac *m, const struct zap_key *k, const uint8_t *nc,
+/* The stream's authenticator, started: Poly1305 under the one-time key
+ * HMAC(key, LABEL_STREAM | nonce_c | nonce_s), fresh for every connection. */
+void zap_proto_stream_init(struct zap_poly1305 *m, const struct zap_key *k, const uint8_t *nc,
 			   const uint8_t *ns);
+/* The MAC of everything up to META: HMAC(key, LABEL_META | nonce_c | nonce_s ...). */
+void zap_proto_meta_init(struct zap_hmac *m, const struct zap_key *k, const uint8_t *nc,
+			 const uint8_t *ns);
+/* Where the process file at fd (size bytes) keeps its page data (its PAGES
+ * section), when that is worth sending after META (ZAP_PROTO_SPLIT_MIN or
+ * more): *off and *len, else both 0.  zapd starts the restart once the
+ * rest is in, and the restorers fill memory while the pages arrive. */
+#define ZAP_PROTO_SPLIT_MIN (1u << 20)
+void zap_proto_pages_span(int fd, uint64_t size, uint64_t *off, uint64_t *len);
 void zap_put_u32(uint8_t *p, uint32_t v);
 void zap_put_u64(uint8_t *p, uint64_t v);
 uint32_t zap_get_u32(const uint8_t *p);
@@ -52,8 +63,10 @@ struct zap_conn {
 	double timeout_s;       /* bound on every single read or write */
 	struct zap_key key;
 	uint8_t nc[ZAP_PROTO_NONCE], ns[ZAP_PROTO_NONCE];
-	struct zap_hmac stream; /* running over what is sent, once streaming */
+	struct zap_poly1305 stream; /* running over what is sent, once streaming */
 	int streaming;
+	struct zap_hmac meta;       /* and over what is sent until META */
+	int meta_on;
 	uint64_t sent, received;
 };
 

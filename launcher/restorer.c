@@ -16,6 +16,7 @@
 #include "dump.h"
 #include "image.h"
 #include "restore.h"
+#include "stream.h"
 #include "sys.h"
 #include "thread.h"
 #include "util.h"
@@ -33,6 +34,7 @@
 #define ARENA_HEAP_SIZE (1ull << 32)
 #define ARENA_STACK (ZAP_ARENA_START + 0x4000000000ull)
 #define ARENA_STACK_SIZE (8ull << 20)
+#define ARENA_STREAM (ZAP_ARENA_START + 0xc000000000ull) /* zapd's progress file */
 
 extern char **environ;
 static struct zap_scratch heap;
@@ -41,6 +43,7 @@ static char home_arg[256], pod_arg[64];
  * descriptions wait; the rest of our own command line, for our children */
 static char pod_img_arg[4096];
 static int member_arg, shared_base_arg, shared_count_arg, shm_count_arg, status_fd_arg = -1, inherit_arg;
+static int stream_fd_arg = -1; /* zapd's progress file, for an image still arriving */
 
 static void *heap_alloc(void *ctx, size_t n)
 {
@@ -50,7 +53,8 @@ static void *heap_alloc(void *ctx, size_t n)
 
 static int usage(FILE *out)
 {
-	fprintf(out, "usage: zap-restart [--status-fd N] [--inherit-stdio] [--home DIR] [--pod NAME] FILE\n"
+	fprintf(out, "usage: zap-restart [--status-fd N] [--inherit-stdio] [--home DIR] [--pod NAME]\n"
+		     "                   [--stream-fd N] FILE\n"
 		     "       zap-restart [options] --pod-image POD.IMG --member VPID [--shared-base N --shared-count N]\n"
 			"The static restorer behind `zap restart`; see docs/zap-restart-restorer.md.\n");
 	return ZAP_EXIT_USAGE;
@@ -196,7 +200,7 @@ static int start_children(struct zap_restore *r, const struct zap_img_member *me
 			become_zombie(c->exit_status);
 		struct zap_restorer_cmd cmd = {"zap-restart", home_arg, pod_arg, pod_img_arg, status_fd_arg,
 					       c->pid, shared_base_arg, shared_count_arg, inherit_arg,
-					       shm_count_arg, {{0}}, {0}};
+					       shm_count_arg, stream_fd_arg, {{0}}, {0}};
 		char **args = zap_restorer_argv(&cmd);
 		long e = zsys3(SYS_execve, "/proc/self/exe", args, environ);
 		zap_restore_error(r, "cannot run the restorer for process %d: %s", c->pid, zap_strerror(e));
@@ -220,6 +224,9 @@ static long commit(void *arg)
 		z_exit_group(ZAP_EXIT_FAIL);
 	fill_restore_info(r);
 	z_close(r->img_fd);
+	/* nothing of the program runs before zapd verified the whole stream */
+	if (zap_stream_wait_complete(r->stream) < 0)
+		z_exit_group(ZAP_EXIT_FAIL);
 	zap_thread_resume_all(r);
 }
 
@@ -248,6 +255,8 @@ int main(int argc, char **argv)
 			snprintf(home_arg, sizeof(home_arg), "%s", argv[++i]);
 		else if (!strcmp(argv[i], "--pod") && i + 1 < argc)
 			snprintf(pod_arg, sizeof(pod_arg), "%s", argv[++i]);
+		else if (!strcmp(argv[i], "--stream-fd") && i + 1 < argc)
+			stream_fd_arg = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			return usage(stdout), 0;
 		else if (argv[i][0] == '-' || file)
@@ -282,6 +291,16 @@ int main(int argc, char **argv)
 	}
 	r.img = &img;
 	r.img_fd = img.fd;
+	r.stream_file = -1;
+	if (stream_fd_arg >= 0) {
+		long e = zap_stream_map(stream_fd_arg, ARENA_STREAM, &r.stream);
+		if (e < 0) {
+			zap_restore_error(&r, "cannot map the stream's progress file (fd %d): %s",
+					  stream_fd_arg, zap_strerror(e));
+			return ZAP_EXIT_FAIL;
+		}
+		r.stream_file = zap_stream_find(r.stream, file);
+	}
 	if (zap_mem_check_arena(&r) < 0 || zap_mem_check_vdso(&r) < 0)
 		return ZAP_EXIT_BAD_IMAGE;
 	/* the pod's table names the SysV segments `zap restart` recreated; it

@@ -9,8 +9,10 @@
 #include "proto.h"
 #include "util.h"
 #include "zap/common.h"
+#include "zap/stream.h"
 
 #include <dirent.h>
+#include <linux/futex.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,9 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,7 +34,7 @@
 #define ZAPD_IDLE_S 60.0     /* a peer that sends nothing for this long is dropped */
 #define ZAPD_RESTART_S 120.0 /* bound on one `zap restart` reaching "running" */
 #define ZAPD_TICK_MS 100     /* the loop's tick, idle */
-#define ZAPD_TICK_BUSY_MS 5  /* while a restart runs: how soon "it runs" is seen */
+#define ZAPD_TICK_BUSY_MS 2  /* while a restart runs: how soon "it runs" is seen */
 #define ZAPD_LOG_TAIL 2048   /* bytes of the restart's log sent back on failure */
 
 static const char zapd_usage_text[] =
@@ -39,8 +43,9 @@ static const char zapd_usage_text[] =
 	"Every peer proves that it holds the key in FILE (HMAC-SHA256 challenge and\n"
 	"response, both ways); a peer without it is refused and logged with its\n"
 	"address.  A received image is checked file by file (length, checksum) and\n"
-	"as a whole (an HMAC over the stream) before 'zap restart' runs it, detached,\n"
-	"under this zapd's $ZAP_HOME (default ~/.zap), with its output in\n"
+	"as a whole (a Poly1305 tag over the stream, under a key fresh for each\n"
+	"connection) before 'zap restart' runs it, detached, under this zapd's\n"
+	"$ZAP_HOME (default ~/.zap), with its output in\n"
 	"$ZAP_HOME/pods/NAME/restart.log.  The sender hears back only once the pod\n"
 	"runs here, or why it does not.  Logs go to stderr, one line per event.\n\n"
 	"Options:\n"
@@ -54,6 +59,14 @@ static const char zapd_usage_text[] =
 
 enum peer_state { P_HELLO, P_AUTH, P_READY, P_RECV, P_RESTART, P_CLOSING };
 
+/* A file of an image being received. */
+struct rfile {
+	int fd; /* -1 once complete */
+	char name[256];
+	uint64_t size, got, sum;
+	uint64_t prefix; /* bytes [0, prefix) written: what a restorer may read */
+};
+
 struct peer {
 	int fd;
 	char addr[96];
@@ -66,12 +79,19 @@ struct peer {
 	double last;
 	/* a transfer */
 	char id[48], pod[64], dir[PATH_MAX], image[PATH_MAX + 16];
-	struct zap_hmac stream;
-	int file_fd;
-	char file[256];
-	uint64_t file_size, file_got, file_sum, bytes;
-	int files;
+	struct zap_poly1305 stream;
+	struct zap_hmac meta; /* until META */
+	int meta_on;
+	struct rfile *file;   /* ZAP_STREAM_MAX_FILES of them, from BEGIN on */
+	int nfiles, cur;      /* files announced; the one DATA goes to (-1: none) */
+	uint64_t pos;         /* where in it */
+	uint64_t bytes;
+	int files;            /* files complete and checked */
 	double started;
+	/* restarted while the pages arrive (after META): the progress file
+	 * the restorers wait on, beside the image */
+	struct zap_stream *sp;
+	char sp_path[PATH_MAX + 16];
 	/* its restart */
 	pid_t child;
 	double restart_deadline;
@@ -126,6 +146,62 @@ static int zapd_mkdir(const char *path)
 	return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* incoming/ID/zapd.pid names the zapd receiving into it, so that a zapd
+ * starting later removes what one that died left behind, and nothing of a
+ * zapd that runs (several may share a ZAP_HOME, on other ports). */
+#define ZAPD_OWNER "zapd.pid"
+
+static int incoming_claim(const char *dir)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/" ZAPD_OWNER, dir);
+	FILE *f = fopen(path, "wxe");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", (int)getpid());
+	return fclose(f);
+}
+
+static void incoming_release(const char *dir)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/" ZAPD_OWNER, dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void incoming_sweep(void)
+{
+	char top[PATH_MAX + 16];
+	snprintf(top, sizeof(top), "%s/incoming", zd.home);
+	DIR *d = opendir(top);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char dir[PATH_MAX + 300], path[PATH_MAX + 320];
+		snprintf(dir, sizeof(dir), "%s/%s", top, e->d_name);
+		snprintf(path, sizeof(path), "%s/" ZAPD_OWNER, dir);
+		FILE *f = fopen(path, "re");
+		int owner = 0;
+		if (f && fscanf(f, "%d", &owner) != 1)
+			owner = 0;
+		if (f)
+			fclose(f);
+		if (owner > 0 && (kill(owner, 0) == 0 || errno != ESRCH))
+			continue;
+		char sub[PATH_MAX + 320];
+		snprintf(sub, sizeof(sub), "%s/image", dir);
+		zap_imgdir_remove(sub);
+		snprintf(sub, sizeof(sub), "%s/stream", dir);
+		unlink(sub);
+		incoming_release(dir);
+		zapd_log(NULL, "removed %s, left by a zapd that ended during a transfer", dir);
+	}
+	if (d)
+		closedir(d);
+}
+
 static pid_t pod_running(const char *pod)
 {
 	char path[PATH_MAX + 128], buf[32];
@@ -140,6 +216,17 @@ static pid_t pod_running(const char *pod)
 	buf[n] = 0;
 	pid_t pid = (pid_t)atoi(buf);
 	return pid > 0 && kill(pid, 0) == 0 ? pid : 0;
+}
+
+/* The pod's main process runs its program again: it registered itself in
+ * members/ once its restorer let it go, which is after every page was
+ * checked and the whole stream authenticated. */
+static pid_t pod_resumed(const char *pod)
+{
+	pid_t pid = pod_running(pod);
+	char path[PATH_MAX + 160];
+	snprintf(path, sizeof(path), "%s/pods/%s/%s/%d", zd.home, pod, ZAP_POD_MEMBERS, (int)pid);
+	return pid && access(path, F_OK) == 0 ? pid : 0;
 }
 
 static int pods_running(void)
@@ -201,16 +288,116 @@ static void peer_send(struct peer *p, uint16_t type, const void *a, uint32_t ale
 	peer_flush(p);
 }
 
+/* Kills a restart that must not go on: its `zap restart` (a session of its
+ * own), and every member that already came back. */
+static void restart_kill(struct peer *p)
+{
+	kill(-p->child, SIGKILL);
+	kill(p->child, SIGKILL);
+	char path[PATH_MAX + 128];
+	snprintf(path, sizeof(path), "%s/pods/%s/%s", zd.home, p->pod, ZAP_POD_MEMBERS);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		pid_t m = (pid_t)atoi(e->d_name);
+		if (m > 0)
+			kill(m, SIGKILL);
+	}
+	if (d)
+		closedir(d);
+	p->child = 0;
+}
+
+/* ---- the progress file of a restart that begins before the pages are in
+ * (include/zap/stream.h) ---- */
+
+static void stream_wake(struct zap_stream *s)
+{
+	__atomic_add_fetch(&s->gen, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &s->gen, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+static void stream_set_state(struct peer *p, uint32_t state)
+{
+	if (!p->sp)
+		return;
+	__atomic_store_n(&p->sp->state, state, __ATOMIC_RELEASE);
+	stream_wake(p->sp);
+}
+
+/* What file i has in one piece from its start, for its restorer. */
+static void stream_publish(struct peer *p, int i)
+{
+	if (!p->sp || i >= (int)p->sp->nfiles)
+		return;
+	__atomic_store_n(&p->sp->file[i].avail, p->file[i].prefix, __ATOMIC_RELEASE);
+	stream_wake(p->sp);
+}
+
+static void stream_unmap(struct peer *p)
+{
+	if (p->sp)
+		munmap(p->sp, sizeof(*p->sp));
+	p->sp = NULL;
+	if (p->sp_path[0])
+		unlink(p->sp_path);
+	p->sp_path[0] = 0;
+}
+
+/* The progress file, beside the image: every file by name, with what of it
+ * is in.  -1 when a name does not fit (the restart then waits for END). */
+static int stream_create(struct peer *p)
+{
+	for (int i = 0; i < p->nfiles; i++)
+		if (strlen(p->file[i].name) >= ZAP_STREAM_NAME)
+			return -1;
+	snprintf(p->sp_path, sizeof(p->sp_path), "%s/stream", p->dir);
+	int fd = open(p->sp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, sizeof(struct zap_stream)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		p->sp_path[0] = 0;
+		return -1;
+	}
+	void *m = mmap(NULL, sizeof(struct zap_stream), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED) {
+		unlink(p->sp_path);
+		p->sp_path[0] = 0;
+		return -1;
+	}
+	p->sp = m;
+	for (int i = 0; i < p->nfiles; i++) {
+		memcpy(p->sp->file[i].name, p->file[i].name, strlen(p->file[i].name) + 1);
+		p->sp->file[i].avail = p->file[i].prefix;
+	}
+	p->sp->nfiles = (uint32_t)p->nfiles;
+	p->sp->state = ZAP_STREAM_RECEIVING;
+	p->sp->writer = (int32_t)getpid();
+	__atomic_store_n(&p->sp->magic, ZAP_STREAM_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}
+
 /* Drops a transfer's files (a failed or refused one). */
 static void peer_drop_transfer(struct peer *p)
 {
-	if (p->file_fd >= 0)
-		close(p->file_fd);
-	p->file_fd = -1;
+	if (p->sp && p->state == P_RECV && p->child > 0) {
+		/* a restart that began on META: its restorers stop waiting */
+		stream_set_state(p, ZAP_STREAM_ABORTED);
+		restart_kill(p);
+	}
+	stream_unmap(p);
+	for (int i = 0; i < p->nfiles; i++)
+		if (p->file[i].fd >= 0)
+			close(p->file[i].fd);
+	free(p->file);
+	p->file = NULL;
+	p->nfiles = 0;
+	p->cur = -1;
 	if (p->image[0])
 		zap_imgdir_remove(p->image);
 	if (p->dir[0])
-		rmdir(p->dir);
+		incoming_release(p->dir);
 	p->image[0] = p->dir[0] = 0;
 }
 
@@ -229,24 +416,10 @@ static void peer_fail(struct peer *p, const char *fmt, ...)
 	p->state = P_CLOSING;
 }
 
-/* Ends a restart that must not go on: its `zap restart` (a session of its
- * own), and every member that already came back. */
+/* Ends a restart that must not go on, and its transfer. */
 static void restart_abort(struct peer *p)
 {
-	kill(-p->child, SIGKILL);
-	kill(p->child, SIGKILL);
-	char path[PATH_MAX + 128];
-	snprintf(path, sizeof(path), "%s/pods/%s/%s", zd.home, p->pod, ZAP_POD_MEMBERS);
-	DIR *d = opendir(path);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		pid_t m = (pid_t)atoi(e->d_name);
-		if (m > 0)
-			kill(m, SIGKILL);
-	}
-	if (d)
-		closedir(d);
-	p->child = 0;
+	restart_kill(p);
 	peer_drop_transfer(p);
 }
 
@@ -333,14 +506,24 @@ static void do_begin(struct peer *p, const uint8_t *frame, uint32_t len)
 		 (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec);
 	snprintf(p->dir, sizeof(p->dir), "%s/incoming/%s", zd.home, p->id);
 	snprintf(p->image, sizeof(p->image), "%s/image", p->dir);
-	if (zapd_mkdir(p->dir) < 0 || mkdir(p->image, 0700) < 0) {
+	if (zapd_mkdir(p->dir) < 0 || incoming_claim(p->dir) < 0 || mkdir(p->image, 0700) < 0) {
 		int e = errno;
 		p->image[0] = 0;
 		peer_fail(p, "refused: cannot create %s: %s", p->dir, strerror(e));
 		return;
 	}
+	p->file = calloc(ZAP_STREAM_MAX_FILES, sizeof(*p->file));
+	if (!p->file) {
+		peer_fail(p, "refused: out of memory");
+		return;
+	}
+	p->nfiles = 0;
+	p->cur = -1;
 	zap_proto_stream_init(&p->stream, &zd.key, p->nc, p->ns);
-	zap_hmac_update(&p->stream, frame, ZAP_PROTO_HDR + len);
+	zap_poly1305_update(&p->stream, frame, ZAP_PROTO_HDR + len);
+	zap_proto_meta_init(&p->meta, &zd.key, p->nc, p->ns);
+	zap_hmac_update(&p->meta, frame, ZAP_PROTO_HDR + len);
+	p->meta_on = 1;
 	p->state = P_RECV;
 	p->started = zapd_now();
 	p->bytes = 0;
@@ -382,7 +565,12 @@ static void restart_start(struct peer *p)
 		dup2(logfd, 2);
 		setenv(ZAP_ENV_HOME, zd.home, 1);
 		signal(SIGPIPE, SIG_DFL);
-		char *args[] = {zd.zap, "restart", "--pod", p->pod, p->image, NULL};
+		char *args[] = {zd.zap, "restart", "--pod", p->pod, p->image, NULL, NULL, NULL};
+		if (p->sp) {
+			args[4] = "--stream";
+			args[5] = p->sp_path;
+			args[6] = p->image;
+		}
 		execv(zd.zap, args);
 		dprintf(2, "zapd: cannot run %s: %s\n", zd.zap, strerror(errno));
 		_exit(127);
@@ -390,24 +578,40 @@ static void restart_start(struct peer *p)
 	close(logfd);
 	p->child = child;
 	p->restart_deadline = zapd_now() + ZAPD_RESTART_S;
-	p->state = P_RESTART;
 	zd.ev.tick_ms = ZAPD_TICK_BUSY_MS;
-	zapd_log(p->addr, "pod '%s': %llu bytes in %d files verified in %.2f s; restarting (zap restart, "
-		 "pid %d, log %s)", p->pod, (unsigned long long)p->bytes, p->files,
-		 zapd_now() - p->started, (int)child, log);
+	if (p->sp)
+		zapd_log(p->addr, "pod '%s': all but its page data in and verified in %.2f s; restarting while "
+			 "the pages arrive (zap restart, pid %d, log %s)", p->pod, zapd_now() - p->started,
+			 (int)child, log);
+	else
+		zapd_log(p->addr, "pod '%s': %llu bytes in %d files verified in %.2f s; restarting (zap "
+			 "restart, pid %d, log %s)", p->pod, (unsigned long long)p->bytes, p->files,
+			 zapd_now() - p->started, (int)child, log);
 }
 
-/* One frame of a transfer: FILE, DATA, FILE_END or END. */
+static struct rfile *cur_file(struct peer *p)
+{
+	return p->cur >= 0 && p->cur < p->nfiles && p->file[p->cur].fd >= 0 ? &p->file[p->cur] : NULL;
+}
+
+/* One frame of a transfer: FILE, PLACE, DATA, FILE_END, META or END. */
 static void do_transfer(struct peer *p, uint16_t type, const uint8_t *frame, uint32_t len)
 {
 	const uint8_t *pl = frame + ZAP_PROTO_HDR;
+	struct rfile *f = cur_file(p);
 	if (type != ZAP_MSG_END)
-		zap_hmac_update(&p->stream, frame, ZAP_PROTO_HDR + len);
+		zap_poly1305_update(&p->stream, frame, ZAP_PROTO_HDR + len);
+	if (p->meta_on && type != ZAP_MSG_META)
+		zap_hmac_update(&p->meta, frame, ZAP_PROTO_HDR + len);
 	switch (type) {
 	case ZAP_MSG_FILE: {
 		char name[256];
-		if (p->file_fd >= 0 || len < 9 || len - 8 >= sizeof(name)) {
+		if (len < 9 || len - 8 >= sizeof(name) || !p->meta_on) {
 			peer_fail(p, "pod '%s': a bad FILE frame", p->pod);
+			return;
+		}
+		if (p->nfiles == ZAP_STREAM_MAX_FILES) {
+			peer_fail(p, "pod '%s': more than %d files in the image", p->pod, ZAP_STREAM_MAX_FILES);
 			return;
 		}
 		snprintf(name, sizeof(name), "%.*s", (int)(len - 8), (const char *)pl + 8);
@@ -417,36 +621,54 @@ static void do_transfer(struct peer *p, uint16_t type, const uint8_t *frame, uin
 		}
 		char path[PATH_MAX + 300];
 		snprintf(path, sizeof(path), "%s/%s", p->image, name);
-		p->file_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (p->file_fd < 0) {
+		f = &p->file[p->nfiles];
+		f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (f->fd < 0) {
 			peer_fail(p, "pod '%s': cannot create %s: %s", p->pod, path, strerror(errno));
 			return;
 		}
-		snprintf(p->file, sizeof(p->file), "%s", name);
-		p->file_size = zap_get_u64(pl);
-		p->file_got = p->file_sum = 0;
+		snprintf(f->name, sizeof(f->name), "%s", name);
+		f->size = zap_get_u64(pl);
+		f->got = f->sum = f->prefix = 0;
+		p->cur = p->nfiles++;
+		p->pos = 0;
+		return;
+	}
+	case ZAP_MSG_PLACE: {
+		uint32_t i = len == 16 ? zap_get_u32(pl) : UINT32_MAX;
+		if (i >= (uint32_t)p->nfiles || p->file[i].fd < 0 || zap_get_u64(pl + 8) > p->file[i].size) {
+			peer_fail(p, "pod '%s': a bad PLACE frame", p->pod);
+			return;
+		}
+		p->cur = (int)i;
+		p->pos = zap_get_u64(pl + 8);
 		return;
 	}
 	case ZAP_MSG_DATA:
-		if (p->file_fd < 0 || p->file_got + len > p->file_size) {
-			peer_fail(p, "pod '%s': data beyond the announced length of %s", p->pod, p->file);
+		if (!f || p->pos + len > f->size || f->got + len > f->size) {
+			peer_fail(p, "pod '%s': data beyond the announced length of %s", p->pod,
+				  f ? f->name : "a file");
 			return;
 		}
 		for (uint32_t at = 0; at < len;) {
-			ssize_t w = write(p->file_fd, pl + at, len - at);
+			ssize_t w = pwrite(f->fd, pl + at, len - at, (off_t)(p->pos + at));
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w <= 0) {
-				peer_fail(p, "pod '%s': cannot write %s/%s: %s", p->pod, p->image, p->file,
+				peer_fail(p, "pod '%s': cannot write %s/%s: %s", p->pod, p->image, f->name,
 					  strerror(w < 0 ? errno : EIO));
 				return;
 			}
 			at += (uint32_t)w;
 		}
-		p->file_sum = zap_sum64(pl, len, p->file_sum);
-		p->file_got += len;
+		f->sum = zap_sum64(pl, len, f->sum);
+		if (p->pos == f->prefix)
+			f->prefix += len;
+		p->pos += len;
+		f->got += len;
 		p->bytes += len;
 		zd.received += len;
+		stream_publish(p, p->cur);
 		if (zd.exit_after && zd.received >= zd.exit_after) {
 			zapd_log(p->addr, "test: exiting after %llu bytes (ZAPD_TEST_EXIT_AFTER)",
 				 (unsigned long long)zd.received);
@@ -454,33 +676,55 @@ static void do_transfer(struct peer *p, uint16_t type, const uint8_t *frame, uin
 		}
 		return;
 	case ZAP_MSG_FILE_END:
-		if (p->file_fd < 0 || len != 8) {
+		if (!f || len != 8) {
 			peer_fail(p, "pod '%s': a bad FILE_END frame", p->pod);
 			return;
 		}
-		close(p->file_fd);
-		p->file_fd = -1;
-		if (p->file_got != p->file_size) {
+		close(f->fd);
+		f->fd = -1;
+		if (f->got != f->size) {
 			peer_fail(p, "pod '%s': %s is %llu bytes, %llu were announced (truncated)", p->pod,
-				  p->file, (unsigned long long)p->file_got,
-				  (unsigned long long)p->file_size);
+				  f->name, (unsigned long long)f->got, (unsigned long long)f->size);
 			return;
 		}
-		if (zap_get_u64(pl) != p->file_sum) {
-			peer_fail(p, "pod '%s': %s fails its checksum (corrupted on the way)", p->pod, p->file);
+		if (zap_get_u64(pl) != f->sum) {
+			peer_fail(p, "pod '%s': %s fails its checksum (corrupted on the way)", p->pod, f->name);
 			return;
 		}
+		f->prefix = f->size;
+		stream_publish(p, p->cur);
+		p->cur = -1;
 		p->files++;
 		return;
-	case ZAP_MSG_END: {
+	case ZAP_MSG_META: {
 		uint8_t mac[ZAP_PROTO_MAC];
-		zap_hmac_final(&p->stream, mac);
-		if (len != ZAP_PROTO_MAC || p->file_fd >= 0 || !zap_digest_eq(mac, pl, sizeof(mac))) {
+		zap_hmac_final(&p->meta, mac);
+		if (!p->meta_on || len != ZAP_PROTO_MAC || !zap_digest_eq(mac, pl, sizeof(mac))) {
+			peer_fail(p, "pod '%s': the image stream fails its digest at META (altered): refused",
+				  p->pod);
+			return;
+		}
+		p->meta_on = 0;
+		if (stream_create(p) == 0)
+			restart_start(p);
+		return;
+	}
+	case ZAP_MSG_END: {
+		uint8_t mac[ZAP_PROTO_TAG];
+		zap_poly1305_final(&p->stream, mac);
+		int open_files = 0;
+		for (int i = 0; i < p->nfiles; i++)
+			open_files += p->file[i].fd >= 0;
+		if (len != ZAP_PROTO_TAG || open_files || !zap_digest_eq(mac, pl, sizeof(mac))) {
 			peer_fail(p, "pod '%s': the image stream fails its end-to-end digest (altered or "
 				  "truncated): refused", p->pod);
 			return;
 		}
-		restart_start(p);
+		p->state = P_RESTART;
+		if (p->sp) /* the restorers may let the program run now */
+			stream_set_state(p, ZAP_STREAM_COMPLETE);
+		else
+			restart_start(p);
 		return;
 	}
 	default:
@@ -628,7 +872,7 @@ static void on_listen(struct zap_ev *ev, int fd, uint32_t events, void *arg)
 		}
 		p->fd = c;
 		p->in = in;
-		p->file_fd = -1;
+		p->cur = -1;
 		p->last = zapd_now();
 		zap_addr_str((struct sockaddr *)&ss, p->addr, sizeof(p->addr));
 		p->next = zd.peers;
@@ -681,7 +925,8 @@ static void restart_done(struct peer *p, pid_t pid)
 	zap_imgdir_remove(image);
 	if (rename(p->image, image) < 0)
 		zap_imgdir_remove(p->image);
-	rmdir(p->dir);
+	stream_unmap(p);
+	incoming_release(p->dir);
 	p->image[0] = p->dir[0] = 0;
 	zapd_log(p->addr, "pod '%s' runs here (pid %d), %.2f s after the transfer began", p->pod,
 		 (int)pid, zapd_now() - p->started);
@@ -699,7 +944,7 @@ static void on_tick(struct zap_ev *ev, int fd, uint32_t events, void *arg)
 	pid_t w;
 	while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
 		struct peer *p = zd.peers;
-		while (p && !(p->state == P_RESTART && p->child == w))
+		while (p && !((p->state == P_RESTART || p->state == P_RECV) && p->child == w))
 			p = p->next;
 		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 		if (!p) {
@@ -709,6 +954,7 @@ static void on_tick(struct zap_ev *ev, int fd, uint32_t events, void *arg)
 		char tail[ZAPD_LOG_TAIL];
 		restart_tail(p->pod, tail, sizeof(tail));
 		zapd_log(p->addr, "pod '%s': zap restart exited %d before the pod ran", p->pod, code);
+		p->child = 0;
 		peer_drop_transfer(p);
 		restart_answer(p, code ? code : ZAP_EXIT_FAIL, 0, tail);
 	}
@@ -716,9 +962,11 @@ static void on_tick(struct zap_ev *ev, int fd, uint32_t events, void *arg)
 	ev->tick_ms = ZAPD_TICK_MS;
 	for (struct peer *p = zd.peers, *next; p; p = next) {
 		next = p->next;
-		if (p->state == P_RESTART) {
+		if (p->state == P_RECV && p->child > 0) {
+			ev->tick_ms = ZAPD_TICK_BUSY_MS; /* a restart during the transfer: its end is news */
+		} else if (p->state == P_RESTART) {
 			ev->tick_ms = ZAPD_TICK_BUSY_MS;
-			pid_t pid = pod_running(p->pod);
+			pid_t pid = pod_resumed(p->pod);
 			if (pid) {
 				restart_done(p, pid);
 			} else if (now > p->restart_deadline) {
@@ -834,6 +1082,7 @@ int main(int argc, char **argv)
 	zd.exit_after = ea && *ea ? strtoull(ea, NULL, 10) : 0;
 	if (zapd_paths() < 0)
 		return ZAP_EXIT_FAIL;
+	incoming_sweep();
 	zd.lfd = zapd_listen(listen_on);
 	if (zd.lfd < 0)
 		return ZAP_EXIT_FAIL;

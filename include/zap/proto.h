@@ -1,7 +1,8 @@
 /* The wire protocol between zap and zapd (docs/protocol.md): framed
  * messages over TCP, authenticated both ways by HMAC-SHA256 over fresh
  * nonces with a shared key, and a pod image streamed file by file under an
- * end-to-end HMAC.  All integers little-endian.
+ * end-to-end Poly1305 tag whose one-time key is HMAC-SHA256(key, label |
+ * both nonces).  All integers little-endian.
  *
  * Bump ZAP_PROTO_VERSION when anything here changes. */
 #ifndef ZAP_PROTO_H
@@ -9,7 +10,7 @@
 
 #include <stdint.h>
 
-#define ZAP_PROTO_VERSION 1
+#define ZAP_PROTO_VERSION 2
 #define ZAP_PROTO_MAGIC 0x3150415au   /* the bytes "ZAP1" */
 #define ZAP_PROTO_PORT 7207           /* zapd's port when ADDR has none */
 #define ZAP_PROTO_HDR 12              /* magic u32, type u16, flags u16, len u32 */
@@ -17,13 +18,15 @@
 #define ZAP_PROTO_DATA_CHUNK 65536    /* DATA payloads: ZAP_SUM_CHUNK, so a file's sum is zap_sum_pages */
 #define ZAP_PROTO_NONCE 32
 #define ZAP_PROTO_MAC 32
+#define ZAP_PROTO_TAG 16             /* the stream's Poly1305 tag */
 #define ZAP_PROTO_KEY_LEN 32          /* zap keygen; keys of 16..1024 bytes are accepted */
 
 /* The strings each side's MAC starts with, so one side's answer is never
  * valid as the other's. */
 #define ZAP_PROTO_LABEL_SERVER "zap-proto-1 server"
 #define ZAP_PROTO_LABEL_CLIENT "zap-proto-1 client"
-#define ZAP_PROTO_LABEL_STREAM "zap-proto-1 stream"
+#define ZAP_PROTO_LABEL_STREAM "zap-proto-2 stream key"
+#define ZAP_PROTO_LABEL_META "zap-proto-2 meta"
 
 enum zap_msg {
 	/* handshake */
@@ -38,8 +41,11 @@ enum zap_msg {
 	ZAP_MSG_FILE = 8,      /* c->s: u64 size, then the name (no '/', not "." or "..") */
 	ZAP_MSG_DATA = 9,      /* c->s: the next bytes of the file, ZAP_PROTO_DATA_CHUNK but the last */
 	ZAP_MSG_FILE_END = 10, /* c->s: u64 zap_sum_pages(file, size, 0) */
-	ZAP_MSG_END = 11,      /* c->s: HMAC(key, LABEL_STREAM|nonce_c|nonce_s|every frame from BEGIN on, header included) */
+	ZAP_MSG_END = 11,      /* c->s: Poly1305(HMAC(key, LABEL_STREAM|nonce_c|nonce_s), every frame from BEGIN on, header included) */
 	ZAP_MSG_RESULT = 12,   /* s->c: i32 code (0: running), i32 pid there, text (the restart's last stderr lines) */
+	ZAP_MSG_PLACE = 13,    /* c->s: u32 file index (order of FILE), u32 0, u64 offset: where DATA goes on */
+	ZAP_MSG_META = 14,     /* c->s: HMAC(key, LABEL_META|nonce_c|nonce_s|every frame from BEGIN on):
+				* all but page data is in; zapd may start the restart */
 };
 
 #endif

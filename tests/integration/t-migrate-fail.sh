@@ -60,6 +60,17 @@ grep -q "$(host_addr a):[0-9]*: refused: authentication failed" "$T/home-b/zapd-
 	fail "zapd on b did not log the refused peer with its address: $(cat "$T/home-b/zapd-$HOSTS_PORT.err")"
 try "zapd dies mid-transfer" "$HOSTS_KEY" "$(host_addr b):7208" "closed the connection\|connection lost"
 grep -q "exiting after" "$T/home-b/zapd-7208.err" || fail "zapd on b:7208 did not die mid-transfer"
+# the restart it had begun while the pages arrived gives up once it sees
+# zapd gone, and nothing of the pod runs on b
+grep -q "while the pages arrive" "$T/home-b/zapd-7208.err" ||
+	fail "zapd on b:7208 did not start the restart before the pages were in: $(cat "$T/home-b/zapd-7208.err")"
+wait_for "[ -z \"\$(on b pgrep -f 'zap-restart|zap restart')\" ]" 10 ||
+	fail "the restart begun by the zapd that died still runs on b: $(on b pgrep -af 'zap-restart|zap restart')"
+# a zapd started later removes what the one that died left in incoming/
+host_zapd b 7211
+wait_for "[ -z \"\$(ls $T/home-b/incoming)\" ]" 10 ||
+	fail "b's incoming/ keeps $(ls "$T/home-b/incoming") after a new zapd started"
+grep -q "left by a zapd that ended" "$T/home-b/zapd-7211.err" || fail "the new zapd did not say what it removed"
 try "restart fails" "$HOSTS_KEY" "$(host_addr b):7209" "simulated failure"
 # zap migrate dies while zapd restarts the pod: the members here see their
 # coordinator gone and run on; zapd sees the connection end and kills the restart
@@ -73,7 +84,7 @@ advancing "$OUT" 10 || fail "killed migrate: the pod's output does not advance o
 note "zap migrate killed during the restart: the pod runs on at a, zapd killed the restart on b"
 rm -rf "$T/home-a/pods/big/migrate-image" # the killed command could not remove it
 
-[ -z "$(ls "$T/home-b/incoming")" ] || note "b's incoming/ keeps: $(ls "$T/home-b/incoming") (the zapd that died)"
+[ -z "$(ls "$T/home-b/incoming")" ] || fail "b's incoming/ keeps: $(ls "$T/home-b/incoming")"
 
 # and the pod still moves when all is well
 on a timeout 120 "$ZAP" migrate --key "$HOSTS_KEY" big "$(host_addr b):$HOSTS_PORT" > "$T/m.out" 2> "$T/m.err" ||
