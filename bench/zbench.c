@@ -46,9 +46,18 @@
  *       readthp_us, the same as read_us into MADV_HUGEPAGE memory.
  *
  *   zbench stat V1 V2 ...     prints "median min max" of the numbers.
+ *
+ *   zbench netrecv IPV4 PORT FILE
+ *       The native baseline of bench/migrate.sh: listens, takes one
+ *       connection, writes what arrives into FILE (created anew), and
+ *       prints "USEC BYTES": from the first byte to the last one written.
+ *   zbench netsend IPV4 PORT FILE
+ *       Connects and sends FILE with read() and write() of 1 MiB.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -57,6 +66,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -501,10 +511,72 @@ static int stat_cmd(int argc, char **argv)
 	return 0;
 }
 
+static int net_socket(const char *ip, const char *port, struct sockaddr_in *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)atoi(port));
+	if (inet_pton(AF_INET, ip, &sa->sin_addr) != 1)
+		return -1;
+	return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
+static int netrecv(int argc, char **argv)
+{
+	struct sockaddr_in sa;
+	int one = 1, l = argc == 5 ? net_socket(argv[2], argv[3], &sa) : -1;
+	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0) {
+		perror("zbench netrecv");
+		return 1;
+	}
+	int c = accept(l, NULL, NULL), out = open(argv[4], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	static char buf[1 << 20];
+	uint64_t bytes = 0, t0 = 0;
+	ssize_t r;
+	while (c >= 0 && out >= 0 && (r = read(c, buf, sizeof(buf))) > 0) {
+		if (!t0)
+			t0 = mono();
+		if (write(out, buf, (size_t)r) != r)
+			return 1;
+		bytes += (uint64_t)r;
+	}
+	printf("%llu %llu\n", (unsigned long long)((mono() - t0) / 1000), (unsigned long long)bytes);
+	return 0;
+}
+
+static int netsend(int argc, char **argv)
+{
+	struct sockaddr_in sa;
+	int s = argc == 5 ? net_socket(argv[2], argv[3], &sa) : -1;
+	int in = argc == 5 ? open(argv[4], O_RDONLY | O_CLOEXEC) : -1;
+	for (int tries = 0; s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0; tries++) {
+		if (tries == 500) { /* 5 s for the receiver to listen */
+			perror("zbench netsend: connect");
+			return 1;
+		}
+		usleep(10000);
+	}
+	static char buf[1 << 20];
+	ssize_t r;
+	while (s >= 0 && in >= 0 && (r = read(in, buf, sizeof(buf))) > 0)
+		for (ssize_t at = 0; at < r;) {
+			ssize_t w = write(s, buf + at, (size_t)(r - at));
+			if (w <= 0)
+				return 1;
+			at += w;
+		}
+	return s >= 0 && in >= 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
 		goto usage;
+	if (!strcmp(argv[1], "netrecv"))
+		return netrecv(argc, argv);
+	if (!strcmp(argv[1], "netsend"))
+		return netsend(argc, argv);
 	if (!strcmp(argv[1], "hog"))
 		return hog(argc, argv);
 	if (!strcmp(argv[1], "time"))
@@ -516,6 +588,6 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "stat"))
 		return stat_cmd(argc, argv);
 usage:
-	fprintf(stderr, "usage: zbench hog|time|restart|base|stat ... (see bench/zbench.c)\n");
+	fprintf(stderr, "usage: zbench hog|time|restart|base|stat|netrecv|netsend ... (see bench/zbench.c)\n");
 	return 2;
 }

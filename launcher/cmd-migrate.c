@@ -224,17 +224,29 @@ static int send_file_end(struct migrate *m, struct send_file *f)
 	return zap_conn_send(&m->conn, ZAP_MSG_FILE_END, head, 8, NULL, 0, m->err, sizeof(m->err));
 }
 
+/* Page data after META, unless ZAP_MIGRATE_WHOLE=1 (bench/migrate.sh's
+ * comparison): then every file goes whole and in order, and zapd restarts
+ * the pod only after END. */
+static int migrate_split(void)
+{
+	const char *whole = getenv("ZAP_MIGRATE_WHOLE");
+	return !(whole && !strcmp(whole, "1"));
+}
+
 /* BEGIN, before the pod is touched: zapd may refuse the name. */
 static int migrate_begin(struct migrate *m)
 {
 	zap_proto_stream_init(&m->conn.stream, &m->conn.key, m->conn.nc, m->conn.ns);
 	m->conn.streaming = 1;
-	zap_proto_meta_init(&m->conn.meta, &m->conn.key, m->conn.nc, m->conn.ns);
-	m->conn.meta_on = 1;
+	/* meta=1: the page data comes after META, and zapd may restart the pod
+	 * before it is in (migrate_stream) */
+	m->conn.meta_on = migrate_split();
+	if (m->conn.meta_on)
+		zap_proto_meta_init(&m->conn.meta, &m->conn.key, m->conn.nc, m->conn.ns);
 	char text[512], answer[4096];
 	uint16_t type;
 	uint32_t len;
-	snprintf(text, sizeof(text), "pod=%s\n", m->pod);
+	snprintf(text, sizeof(text), "pod=%s\n%s", m->pod, m->conn.meta_on ? "meta=1\n" : "");
 	if (zap_conn_send(&m->conn, ZAP_MSG_BEGIN, text, (uint32_t)strlen(text), NULL, 0, m->err,
 			  sizeof(m->err)) < 0 ||
 	    zap_conn_recv(&m->conn, &type, answer, sizeof(answer) - 1, &len, 0, m->err,
@@ -248,9 +260,8 @@ static int migrate_begin(struct migrate *m)
 }
 
 /* Every file, in two passes: all but the page data of the process files,
- * META, the page data, END; then zapd's RESULT.  With ZAP_MIGRATE_WHOLE=1
- * (bench/migrate.sh's comparison) every file goes whole and in order, and
- * zapd restarts the pod only after END. */
+ * META, the page data, END; then zapd's RESULT.  Or every file whole
+ * (migrate_split). */
 static int migrate_stream(struct migrate *m)
 {
 	static char names[ZAP_STREAM_MAX_FILES][256];
@@ -261,8 +272,7 @@ static int migrate_stream(struct migrate *m)
 	char answer[4096];
 	if (image_files(m, names, ZAP_STREAM_MAX_FILES, &count) < 0)
 		return -1;
-	const char *whole = getenv("ZAP_MIGRATE_WHOLE");
-	int split = !(whole && !strcmp(whole, "1"));
+	int split = m->conn.meta_on;
 	static char buf[1 << 20];
 	for (int i = 0; i < count; i++)
 		files[i].fd = -1;

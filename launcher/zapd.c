@@ -80,8 +80,8 @@ struct peer {
 	/* a transfer */
 	char id[48], pod[64], dir[PATH_MAX], image[PATH_MAX + 16];
 	struct zap_poly1305 stream;
-	struct zap_hmac meta; /* until META */
-	int meta_on;
+	struct zap_hmac meta; /* until META, if the sender said it sends one */
+	int meta_on, after_meta;
 	struct rfile *file;   /* ZAP_STREAM_MAX_FILES of them, from BEGIN on */
 	int nfiles, cur;      /* files announced; the one DATA goes to (-1: none) */
 	uint64_t pos;         /* where in it */
@@ -480,6 +480,8 @@ static void do_begin(struct peer *p, const uint8_t *frame, uint32_t len)
 	char text[512];
 	snprintf(text, sizeof(text), "%.*s", (int)(len < sizeof(text) - 1 ? len : sizeof(text) - 1),
 		 (const char *)frame + ZAP_PROTO_HDR);
+	/* meta=1: a META frame will come, after all but the page data */
+	int meta = strstr(text, "\nmeta=1\n") != NULL;
 	char *pod = strstr(text, "pod=");
 	if (pod) {
 		pod += 4;
@@ -521,9 +523,12 @@ static void do_begin(struct peer *p, const uint8_t *frame, uint32_t len)
 	p->cur = -1;
 	zap_proto_stream_init(&p->stream, &zd.key, p->nc, p->ns);
 	zap_poly1305_update(&p->stream, frame, ZAP_PROTO_HDR + len);
-	zap_proto_meta_init(&p->meta, &zd.key, p->nc, p->ns);
-	zap_hmac_update(&p->meta, frame, ZAP_PROTO_HDR + len);
-	p->meta_on = 1;
+	p->meta_on = meta;
+	p->after_meta = 0;
+	if (p->meta_on) {
+		zap_proto_meta_init(&p->meta, &zd.key, p->nc, p->ns);
+		zap_hmac_update(&p->meta, frame, ZAP_PROTO_HDR + len);
+	}
 	p->state = P_RECV;
 	p->started = zapd_now();
 	p->bytes = 0;
@@ -606,7 +611,7 @@ static void do_transfer(struct peer *p, uint16_t type, const uint8_t *frame, uin
 	switch (type) {
 	case ZAP_MSG_FILE: {
 		char name[256];
-		if (len < 9 || len - 8 >= sizeof(name) || !p->meta_on) {
+		if (len < 9 || len - 8 >= sizeof(name) || p->after_meta) {
 			peer_fail(p, "pod '%s': a bad FILE frame", p->pod);
 			return;
 		}
@@ -705,6 +710,7 @@ static void do_transfer(struct peer *p, uint16_t type, const uint8_t *frame, uin
 			return;
 		}
 		p->meta_on = 0;
+		p->after_meta = 1;
 		if (stream_create(p) == 0)
 			restart_start(p);
 		return;

@@ -149,12 +149,13 @@ int main(int argc, char **argv)
 	}
 	zap_proto_stream_init(&c.stream, &key, c.nc, c.ns);
 	c.streaming = 1;
-	zap_proto_meta_init(&c.meta, &key, c.nc, c.ns);
-	c.meta_on = 1;
+	c.meta_on = !strncmp(mode, "split-", 6);
+	if (c.meta_on)
+		zap_proto_meta_init(&c.meta, &key, c.nc, c.ns);
 	char text[128], answer[4096];
 	uint16_t type;
 	uint32_t len;
-	snprintf(text, sizeof(text), "pod=%s\n", argv[4]);
+	snprintf(text, sizeof(text), "pod=%s\n%s", argv[4], c.meta_on ? "meta=1\n" : "");
 	if (zs_send(&c, ZAP_MSG_BEGIN, text, (uint32_t)strlen(text), NULL) < 0 ||
 	    zap_conn_recv(&c, &type, answer, sizeof(answer) - 1, &len, 0, zs_err, sizeof(zs_err)) < 0) {
 		fprintf(stderr, "zapsend: %s\n", zs_err);
