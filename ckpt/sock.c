@@ -316,9 +316,9 @@ int zap_sock_collect(struct zap_dump *d)
 }
 
 /* The bytes waiting in TCP connection fd, copied (MSG_PEEK) into a
- * mapping of their own after room for the addresses: its address, and the
- * length in *len; 0 when nothing could be mapped. */
-static char *tcp_peek(int fd, size_t room, size_t *len)
+ * mapping of their own (*cap bytes) after room for the addresses: its
+ * address, and the length used in *len; NULL when nothing could be mapped. */
+static char *tcp_peek(int fd, size_t room, size_t *len, size_t *cap_out)
 {
 	int inq = 0;
 	zsys3(SYS_ioctl, fd, Z_SIOCINQ, &inq);
@@ -331,6 +331,7 @@ static char *tcp_peek(int fd, size_t room, size_t *len)
 			 : 0;
 	*len = room + (n > 0 ? (size_t)n : 0);
 	*len = *len > cap ? cap : *len;
+	*cap_out = cap;
 	return buf;
 }
 
@@ -341,9 +342,10 @@ int zap_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor)
 {
 	static char small[sizeof(struct zap_img_sock_addr) + Z_MAX_PEEK]; /* leader only */
 	int family = (int)(f->aux[1] & 0xffff), connected = (uint32_t)f->aux[2] == ZAP_SOCK_CONNECTED;
-	size_t tcp_len = 0;
-	char *tcp = family != AF_UNIX && connected && f->aux[3] ? tcp_peek(f->fd, sizeof(struct zap_img_sock_addr), &tcp_len)
-								 : NULL;
+	size_t tcp_len = 0, tcp_cap = 0;
+	char *tcp = family != AF_UNIX && connected && f->aux[3]
+			    ? tcp_peek(f->fd, sizeof(struct zap_img_sock_addr), &tcp_len, &tcp_cap)
+			    : NULL;
 	if (family != AF_UNIX && connected && f->aux[3] && !tcp)
 		return zap_dump_error(d, "cannot map memory for the bytes waiting in socket fd %d", f->fd);
 	char *buf = tcp ? tcp : small;
@@ -370,7 +372,7 @@ int zap_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor)
 		rc = zap_dump_error(d, "cannot write the state of socket fd %d", f->fd);
 	*cursor += ZAP_PAGE_UP(f->data_len);
 	if (tcp)
-		z_munmap((uint64_t)tcp, ZAP_PAGE_UP(tcp_len + 1));
+		z_munmap((uint64_t)tcp, tcp_cap);
 	return rc;
 }
 
