@@ -36,6 +36,8 @@ struct zap_dump {
 	int sysv_external;           /* the coordinator saves the pod's SysV objects
 	                              * (sysv.img): segments are recorded, not stored */
 	const struct zap_vtab *vtab; /* the pod's id table, after a restart (or NULL) */
+	const char *pod_sockets;     /* a pod's member: the file listing the inodes of every
+	                              * socket the members hold (launcher/pod-ckpt.c), or NULL */
 	/* working state */
 	struct zap_scratch scratch;
 	char *strings;
@@ -84,8 +86,9 @@ void zap_fd_pipe_lone_ends(struct zap_dump *d);
 /* UNIX socketpairs with both ends here (sock-unix.c) */
 void zap_fd_sock_pair(struct zap_dump *d);
 int zap_fd_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);
-/* every other socket (sock.c): after zap_fd_sock_pair */
-void zap_sock_collect(struct zap_dump *d);
+/* every other socket (sock.c): after zap_fd_sock_pair; -1 with d->err set
+ * when bytes in flight to one of them cannot be kept */
+int zap_sock_collect(struct zap_dump *d);
 int zap_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);
 int zap_fd_pipe_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor);
 

@@ -170,7 +170,8 @@ int zap_fd_collect(struct zap_dump *d)
 				break;
 			}
 	zap_fd_sock_pair(d);
-	zap_sock_collect(d);
+	if (zap_sock_collect(d) < 0)
+		return -1;
 	zap_fd_pipe_pair(d);
 	zap_fd_pipe_lone_ends(d);
 	warn_unsupported(d);

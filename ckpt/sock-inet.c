@@ -11,7 +11,16 @@
  * (SO_LINGER 0), so the program reads ECONNRESET, then EOF, writes EPIPE,
  * and epoll reports EPOLLIN|EPOLLOUT|EPOLLERR|EPOLLHUP|EPOLLRDHUP
  * (docs/design-notes.md, as measured).  A connected UDP socket is bound
- * and connected to the same peer again: there is no connection to lose. */
+ * and connected to the same peer again: there is no connection to lose.
+ *
+ * A TCP connection whose other end is on this host is found with
+ * sock_diag (the reversed 4-tuple looked up exactly); when that end is
+ * another member's, the pod joins the two again (launcher/pod-fds.c) with
+ * the bytes each had waiting.  The bytes its peer has sent and not had
+ * acknowledged (idiag_wqueue) are still in the peer's send queue, out of
+ * reach without TCP_REPAIR: the receiving end settles them first, its
+ * receive buffer raised so that the window opens, and peeks until the
+ * peer has none left (design-notes, "TCP between members"). */
 #include "restore.h"
 #include "sock.h"
 #include "sys.h"
@@ -71,6 +80,106 @@ static uint32_t inet_backlog(int nl, int family, uint32_t ino)
 	struct find_listener f = {ino, 0};
 	zap_sock_diag(nl, &q, sizeof(q), listener_answer, &f);
 	return f.backlog;
+}
+
+/* The socket at the other end of TCP connection fd, if it is on this
+ * host: its inode and the bytes it has written that fd has not
+ * acknowledged yet (write_seq - snd_una, its FIN included). */
+struct tcp_peer {
+	uint32_t ino, unacked;
+};
+
+static void peer_answer(const void *msg, size_t len, void *arg)
+{
+	struct tcp_peer *p = arg;
+	const struct z_inet_diag_msg *m = msg;
+	if (len >= sizeof(*m)) {
+		p->ino = m->inode;
+		p->unacked = m->wqueue;
+	}
+}
+
+static struct tcp_peer tcp_peer_of(int nl, int fd)
+{
+	struct tcp_peer p = {0, 0};
+	struct sockaddr_in6 me, them; /* the larger of the two */
+	uint32_t ml = sizeof(me), tl = sizeof(them);
+	if (zsys3(SYS_getsockname, fd, &me, &ml) < 0 || zsys3(SYS_getpeername, fd, &them, &tl) < 0 ||
+	    me.sin6_family != them.sin6_family)
+		return p;
+	struct {
+		struct z_nlmsghdr h;
+		struct z_inet_diag_req_v2 r;
+	} q;
+	memset(&q, 0, sizeof(q));
+	q.h.len = sizeof(q);
+	q.h.type = Z_SOCK_DIAG_BY_FAMILY;
+	q.h.flags = Z_NLM_F_REQUEST; /* one socket, by its 4-tuple: the peer's own view */
+	q.h.seq = 3;
+	q.r.family = (uint8_t)me.sin6_family;
+	q.r.protocol = IPPROTO_TCP;
+	q.r.states = ~0u;
+	q.r.id.sport = them.sin6_port; /* the same place in sockaddr_in */
+	q.r.id.dport = me.sin6_port;
+	if (me.sin6_family == AF_INET) {
+		memcpy(q.r.id.src, &((struct sockaddr_in *)&them)->sin_addr, 4);
+		memcpy(q.r.id.dst, &((struct sockaddr_in *)&me)->sin_addr, 4);
+	} else {
+		memcpy(q.r.id.src, &them.sin6_addr, 16);
+		memcpy(q.r.id.dst, &me.sin6_addr, 16);
+	}
+	q.r.id.cookie[0] = q.r.id.cookie[1] = ~0u; /* INET_DIAG_NOCOOKIE */
+	if (zap_sock_diag(nl, &q, sizeof(q), peer_answer, &p) < 0)
+		p.ino = p.unacked = 0;
+	return p;
+}
+
+static uint32_t inet_peer(int nl, int fd)
+{
+	return tcp_peer_of(nl, fd).ino;
+}
+
+#define Z_SIOCINQ 0x541B
+#define Z_SO_RCVBUFFORCE 33
+#define Z_SETTLE_NS (3ull * 1000000000ull)
+#define Z_STUCK_NS (500ull * 1000000ull)
+
+static uint64_t inet_settle(int nl, int fd)
+{
+	struct tcp_peer p = tcp_peer_of(nl, fd);
+	if (!p.ino || !p.unacked)
+		return 0;
+	int inq = 0, rcv = 0;
+	uint32_t len = sizeof(rcv);
+	zsys3(SYS_ioctl, fd, Z_SIOCINQ, &inq);
+	zsys5(SYS_getsockopt, fd, SOL_SOCKET, SO_RCVBUF, &rcv, &len);
+	/* the kernel doubles what it is given and counts buffers, not bytes:
+	 * twice the bytes, and some, is what a loopback connection needs */
+	uint64_t want = 2 * ((uint64_t)(uint32_t)inq + p.unacked) + (256u << 10);
+	if (want > (1u << 30))
+		want = 1u << 30;
+	if ((uint64_t)(uint32_t)rcv < want) {
+		int half = (int)(want / 2);
+		if (zsys5(SYS_setsockopt, fd, SOL_SOCKET, Z_SO_RCVBUFFORCE, &half, sizeof(half)) < 0)
+			zsys5(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVBUF, &half, sizeof(half));
+	}
+	/* a peek tells the kernel the window may open: the peer's bytes come */
+	uint64_t start = z_now_ns(1), moved = start;
+	uint32_t last = p.unacked;
+	while (p.unacked) {
+		char c;
+		zsys6(SYS_recvfrom, fd, (long)&c, 1, MSG_PEEK | MSG_DONTWAIT, 0, 0);
+		z_nanosleep_ns(200000);
+		p = tcp_peer_of(nl, fd);
+		uint64_t t = z_now_ns(1);
+		if (p.unacked != last) {
+			last = p.unacked;
+			moved = t;
+		}
+		if (t - start > Z_SETTLE_NS || t - moved > Z_STUCK_NS)
+			break;
+	}
+	return p.unacked;
 }
 
 static long inet_bind(struct zap_restore *r, int s, const uint8_t *sa, uint32_t len)
@@ -170,6 +279,8 @@ const struct zap_sock_family_ops zap_sock_inet_ops = {
 	.backlog = inet_backlog,
 	.bind = inet_bind,
 	.connected = inet_connected,
+	.peer = inet_peer,
+	.settle = inet_settle,
 };
 
 const struct zap_sock_family_ops zap_sock_inet6_ops = {
@@ -177,4 +288,6 @@ const struct zap_sock_family_ops zap_sock_inet6_ops = {
 	.backlog = inet_backlog,
 	.bind = inet_bind,
 	.connected = inet_connected,
+	.peer = inet_peer,
+	.settle = inet_settle,
 };

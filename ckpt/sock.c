@@ -3,9 +3,9 @@
  *
  * Capture records the socket's family, type and protocol, what it was
  * doing (listening, bound, connected, nothing), its addresses, its backlog
- * (sock_diag), the common options, and for a UNIX connection the bytes
- * waiting in it (a pod restart may join it to its peer again,
- * launcher/pod-fds.c).  Restore makes a new socket of the same kind with
+ * (sock_diag), the common options, and for a UNIX connection, or a TCP
+ * connection to another member of the pod, its peer and the bytes waiting
+ * in it (a pod restart joins it to its peer again, launcher/pod-fds.c).  Restore makes a new socket of the same kind with
  * the same options: a listener is bound to its address again and listens
  * (connections waiting in its backlog are lost), a bound socket is bound
  * again (datagrams waiting are lost), and a connection comes back failed
@@ -28,6 +28,7 @@
 #define Z_TCP_LISTEN 10
 #define Z_TCP_CLOSE 7
 #define Z_DEFAULT_BACKLOG 128
+#define Z_SIOCINQ 0x541B
 
 static const struct zap_sock_family_ops *const families[] = {
 	&zap_sock_unix_ops,
@@ -133,6 +134,22 @@ static uint32_t sock_state(int fd, int family, int type, int proto)
 	return ZAP_SOCK_UNBOUND;
 }
 
+/* Which ends of a TCP connection have shut down writing, from its state. */
+static uint32_t tcp_fins(int fd)
+{
+	enum { FIN_WAIT1 = 4, FIN_WAIT2, CLOSE_WAIT = 8, LAST_ACK, CLOSING = 11 };
+	uint8_t info[8] = {0};
+	uint32_t il = sizeof(info);
+	if (zsys5(SYS_getsockopt, fd, IPPROTO_TCP, TCP_INFO, info, &il) < 0)
+		return 0;
+	uint32_t bits = 0;
+	if (info[0] == FIN_WAIT1 || info[0] == FIN_WAIT2 || info[0] == LAST_ACK || info[0] == CLOSING)
+		bits |= ZAP_SOCKOPT_SENT_FIN;
+	if (info[0] == CLOSE_WAIT || info[0] == LAST_ACK || info[0] == CLOSING)
+		bits |= ZAP_SOCKOPT_GOT_FIN;
+	return bits;
+}
+
 #define Z_NLMSG_ERROR 2
 #define Z_NLMSG_DONE 3
 #define Z_NLM_F_MULTI 2
@@ -172,9 +189,67 @@ static void warn(struct zap_dump *d, const struct zap_img_fd *f, const char *wha
 			d->strings + f->path_str, what);
 }
 
-void zap_sock_collect(struct zap_dump *d)
+/* The inodes of the sockets the pod's members hold, from d->pod_sockets
+ * (one a line), in scratch memory; the count, 0 when there is none. */
+static uint32_t pod_sockets(struct zap_dump *d, uint32_t **out)
+{
+	static char text[1 << 18]; /* leader only */
+	*out = NULL;
+	long fd = d->pod_sockets ? z_open(d->pod_sockets, O_RDONLY | O_CLOEXEC, 0) : -1;
+	if (fd < 0)
+		return 0;
+	long n = z_read((int)fd, text, sizeof(text) - 1);
+	z_close((int)fd);
+	if (n <= 0)
+		return 0;
+	text[n] = 0;
+	uint32_t cap = (uint32_t)(n / 2) + 1, k = 0;
+	uint32_t *inos = zap_scratch_alloc(&d->scratch, cap * sizeof(*inos));
+	for (const char *p = text; inos && *p && k < cap;) {
+		uint64_t v = zap_parse_dec(&p);
+		if (v)
+			inos[k++] = (uint32_t)v;
+		while (*p && (*p < '0' || *p > '9'))
+			p++;
+	}
+	*out = inos;
+	return inos ? k : 0;
+}
+
+/* A TCP connection whose other end is another member's socket: its peer
+ * (aux[3]) is kept, and what the peer sent it and it has not received is
+ * made to come in, so that the peek of zap_sock_write finds every byte. */
+static int tcp_member_peer(struct zap_dump *d, struct zap_img_fd *f, const struct zap_sock_family_ops *ops,
+			   int nl, const uint32_t *members, uint32_t nmembers)
+{
+	uint32_t peer = ops->peer(nl, f->fd);
+	int member = 0;
+	for (uint32_t k = 0; peer && k < nmembers; k++)
+		member |= members[k] == peer;
+	for (uint32_t k = 0; member && k < d->nfds; k++) /* both ends here: comes back reset */
+		member = (d->fds[k].mode & S_IFMT) != S_IFSOCK || d->fds[k].aux[0] != peer;
+	if (!member)
+		return 0;
+	f->aux[3] = peer;
+	uint64_t left = ops->settle(nl, f->fd);
+	if (!left)
+		return 0;
+	int rcv = 0;
+	uint32_t len = sizeof(rcv);
+	zsys5(SYS_getsockopt, f->fd, SOL_SOCKET, SO_RCVBUF, &rcv, &len);
+	return zap_dump_error(d,
+			      "fd %d (%s): %lu bytes another member of the pod sent it over TCP are still in "
+			      "the sender's queue and cannot be saved without privileges (this end's receive "
+			      "buffer holds %d bytes at most: SO_RCVBUF is limited by net.core.rmem_max); the "
+			      "checkpoint would lose them: try again once the reader has caught up, or raise "
+			      "net.core.rmem_max",
+			      f->fd, d->strings + f->path_str, (unsigned long)left, rcv);
+}
+
+int zap_sock_collect(struct zap_dump *d)
 {
 	long nl = -2;
+	uint32_t *members = NULL, nmembers = pod_sockets(d, &members);
 	for (uint32_t i = 0; i < d->nfds; i++) {
 		struct zap_img_fd *f = &d->fds[i];
 		if (f->kind != ZAP_FD_CLOSED_ON_RESTORE || (f->mode & S_IFMT) != S_IFSOCK || f->dup_of >= 0)
@@ -191,9 +266,10 @@ void zap_sock_collect(struct zap_dump *d)
 		if (!ops) /* netlink, packet …: its address is the kernel's to give */
 			state = ZAP_SOCK_UNBOUND;
 		uint32_t backlog = 0;
+		int tcp = (family == AF_INET || family == AF_INET6) && type == SOCK_STREAM;
+		if (nl == -2 && (state == ZAP_SOCK_LISTEN || (tcp && state == ZAP_SOCK_CONNECTED && nmembers)))
+			nl = zsys3(SYS_socket, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, Z_NETLINK_SOCK_DIAG);
 		if (state == ZAP_SOCK_LISTEN) {
-			if (nl == -2)
-				nl = zsys3(SYS_socket, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, Z_NETLINK_SOCK_DIAG);
 			if (nl >= 0 && ops->backlog)
 				backlog = ops->backlog((int)nl, family, (uint32_t)f->aux[0]);
 			if (!backlog)
@@ -209,8 +285,16 @@ void zap_sock_collect(struct zap_dump *d)
 		f->aux[2] = state | (uint64_t)backlog << 32;
 		if (family != AF_UNIX || state != ZAP_SOCK_CONNECTED)
 			f->aux[3] = 0; /* a UNIX peer is what a pod can join again */
+		/* options and buffers first: a settle below may raise SO_RCVBUF */
+		if (tcp && state == ZAP_SOCK_CONNECTED)
+			bits |= tcp_fins(f->fd);
 		f->aux[4] = bits;
 		f->aux[5] = buffers(f->fd, family, type, proto);
+		if (tcp && state == ZAP_SOCK_CONNECTED && nl >= 0 && ops->peer &&
+		    tcp_member_peer(d, f, ops, (int)nl, members, nmembers) < 0) {
+			z_close((int)nl);
+			return -1;
+		}
 		d->filedata_len += ZAP_PAGE_UP(sizeof(struct zap_img_sock_addr));
 		if (state == ZAP_SOCK_CONNECTED && !f->aux[3] && type == SOCK_STREAM)
 			warn(d, f, family == AF_UNIX ? "comes back closed by its peer" : "comes back reset");
@@ -228,13 +312,43 @@ void zap_sock_collect(struct zap_dump *d)
 				memcpy(f->aux, d->fds[k].aux, sizeof(f->aux));
 			}
 	}
+	return 0;
 }
 
-/* The addresses at the start of FILEDATA; for a UNIX connection, the bytes
- * waiting in it after them (copied with MSG_PEEK, not taken). */
+/* The bytes waiting in TCP connection fd, copied (MSG_PEEK) into a
+ * mapping of their own (*cap bytes) after room for the addresses: its
+ * address, and the length used in *len; NULL when nothing could be mapped. */
+static char *tcp_peek(int fd, size_t room, size_t *len, size_t *cap_out)
+{
+	int inq = 0;
+	zsys3(SYS_ioctl, fd, Z_SIOCINQ, &inq);
+	size_t cap = ZAP_PAGE_UP(room + (size_t)(inq > 0 ? inq : 0) + 1);
+	long m = z_mmap(0, cap, 3 /* PROT_READ|PROT_WRITE */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+	if (m < 0 && m > -4096)
+		return NULL;
+	char *buf = (char *)m;
+	long n = inq > 0 ? zsys6(SYS_recvfrom, fd, (long)(buf + room), (long)(cap - room), MSG_PEEK | MSG_DONTWAIT, 0, 0)
+			 : 0;
+	*len = room + (n > 0 ? (size_t)n : 0);
+	*len = *len > cap ? cap : *len;
+	*cap_out = cap;
+	return buf;
+}
+
+/* The addresses at the start of FILEDATA; for a connection a pod may join
+ * again, the bytes waiting in it after them (copied with MSG_PEEK, not
+ * taken). */
 int zap_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor)
 {
-	static char buf[sizeof(struct zap_img_sock_addr) + Z_MAX_PEEK]; /* leader only */
+	static char small[sizeof(struct zap_img_sock_addr) + Z_MAX_PEEK]; /* leader only */
+	int family = (int)(f->aux[1] & 0xffff), connected = (uint32_t)f->aux[2] == ZAP_SOCK_CONNECTED;
+	size_t tcp_len = 0, tcp_cap = 0;
+	char *tcp = family != AF_UNIX && connected && f->aux[3]
+			    ? tcp_peek(f->fd, sizeof(struct zap_img_sock_addr), &tcp_len, &tcp_cap)
+			    : NULL;
+	if (family != AF_UNIX && connected && f->aux[3] && !tcp)
+		return zap_dump_error(d, "cannot map memory for the bytes waiting in socket fd %d", f->fd);
+	char *buf = tcp ? tcp : small;
 	struct zap_img_sock_addr *a = (void *)buf;
 	memset(a, 0, sizeof(*a));
 	a->local_len = a->peer_len = ZAP_SOCKADDR_MAX;
@@ -243,15 +357,23 @@ int zap_sock_write(struct zap_dump *d, struct zap_img_fd *f, uint64_t *cursor)
 	if (zsys3(SYS_getpeername, f->fd, a->peer, &a->peer_len) < 0 || a->peer_len > ZAP_SOCKADDR_MAX)
 		a->peer_len = 0;
 	f->data_off = *cursor;
-	f->data_len = sizeof(*a);
-	if ((f->aux[1] & 0xffff) == AF_UNIX && (uint32_t)f->aux[2] == ZAP_SOCK_CONNECTED)
+	f->data_len = tcp ? tcp_len : sizeof(*a);
+	if (family == AF_UNIX && connected)
 		f->data_len += zap_sock_unix_peek(f->fd, (int)((f->aux[1] >> 16) & 0xffff), buf + sizeof(*a),
 						  Z_MAX_PEEK);
+	if (tcp && f->aux[5]) { /* the program set the buffer a settle may have raised */
+		int rcv = (int)(uint32_t)f->aux[5];
+		if (get_int(f->fd, SOL_SOCKET, SO_RCVBUF) != rcv)
+			set_int(f->fd, SOL_SOCKET, SO_RCVBUF, rcv / 2);
+	}
 	f->data_sum = zap_sum_pages(buf, f->data_len, 0);
+	int rc = 0;
 	if (z_pwrite_all(d->img_fd, buf, f->data_len, *cursor) < 0)
-		return zap_dump_error(d, "cannot write the state of socket fd %d", f->fd);
+		rc = zap_dump_error(d, "cannot write the state of socket fd %d", f->fd);
 	*cursor += ZAP_PAGE_UP(f->data_len);
-	return 0;
+	if (tcp)
+		z_munmap((uint64_t)tcp, tcp_cap);
+	return rc;
 }
 
 /* ---- restore ---- */

@@ -31,6 +31,12 @@ struct zap_sock_family_ops {
 	/* a connection to a peer zap does not bring back: a socket of the same
 	 * kind on which the program gets an error, not a hang */
 	long (*connected)(struct zap_restore *r, const struct zap_img_fd *f, const struct zap_img_sock_addr *a);
+	/* the inode of connection fd's other end when it is on this host (0:
+	 * elsewhere, or the family's peers are found otherwise); NULL: none */
+	uint32_t (*peer)(int nl, int fd);
+	/* with connection fd's peer stopped: makes what the peer has sent and
+	 * fd has not received yet come in; the bytes still on the way */
+	uint64_t (*settle)(int nl, int fd);
 };
 extern const struct zap_sock_family_ops zap_sock_unix_ops, zap_sock_inet_ops, zap_sock_inet6_ops;
 

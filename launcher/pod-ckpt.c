@@ -8,8 +8,10 @@
  *      (ctl/stopped-PID);
  *   2. children that were forked too recently to have registered are found
  *      in /proc, by their parent, and signalled too; zombies are recorded;
- *   3. once everybody has stopped: ctl/go.  Each member writes its file and
- *      says how it went (ctl/done-PID);
+ *   3. once everybody has stopped: ctl/sockets lists the inodes of the
+ *      sockets the members hold (a TCP connection whose other end is one
+ *      of them is joined again, ckpt/sock.c), then ctl/go.  Each member
+ *      writes its file and says how it went (ctl/done-PID);
  *   4. the descriptions shared between members (pipes between them, files
  *      a parent shares with its children) are found (pod-fds.c), pod.img is
  *      written and the directory swapped into place;
@@ -238,6 +240,42 @@ static void ctl_touch(const struct ckpt_run *c, const char *name)
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd >= 0)
 		close(fd);
+}
+
+/* ctl/sockets: the inode of every socket a live member holds, one a line
+ * (its members look their TCP peers up in it). */
+static int write_sockets(const struct ckpt_run *c)
+{
+	char path[PATH_MAX + 64], tmp[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/sockets", c->ctl);
+	snprintf(tmp, sizeof(tmp), "%s/.sockets", c->ctl);
+	FILE *out = fopen(tmp, "we");
+	if (!out) {
+		zap_err("cannot write %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < c->nprocs; i++) {
+		char dir[64], link[PATH_MAX + 128], target[64];
+		if (c->procs[i].zombie)
+			continue;
+		snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)c->procs[i].real);
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+			ssize_t n = readlink(link, target, sizeof(target) - 1);
+			unsigned long ino;
+			if (n > 0 && (target[n] = 0, sscanf(target, "socket:[%lu]", &ino) == 1))
+				fprintf(out, "%lu\n", ino);
+		}
+		if (d)
+			closedir(d);
+	}
+	if (fclose(out) != 0 || rename(tmp, path) < 0) {
+		zap_err("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* Waits until every live member has written ctl/what-PID. */
@@ -587,6 +625,8 @@ static int pod_ckpt_stop_and_write(struct ckpt_run *c, const char *pod, pid_t ma
 
 	/* 3: everybody writes, over the spare's files where there are some */
 	hand_out_spare(c);
+	if (write_sockets(c) < 0)
+		goto abort;
 	ctl_touch(c, "go");
 	if (wait_all(c, "done", "writing its image", 0) < 0)
 		goto abort;

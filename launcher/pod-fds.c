@@ -9,7 +9,15 @@
  * (POD_FDS).  Restart: `zap restart` opens each such description once,
  * before the first restorer runs, at fds every restorer inherits; each
  * restorer puts the ones its process had at their numbers (and closes the
- * rest), so the members share them again, bytes in pipes included. */
+ * rest), so the members share them again, bytes in pipes included.
+ *
+ * A connection between two members (a UNIX socketpair or connection, or a
+ * TCP connection over this host's loopback) is made again as a new pair
+ * joined the same way: a socketpair, or for TCP a connection through a
+ * listener of the moment on the loopback address, each end with the bytes
+ * that were waiting for it sent from the other end, then its options and
+ * its shutdown.  The preload answers getsockname and getpeername with the
+ * old addresses (preload/sock.c). */
 #include "image.h"
 #include "podfds.h"
 #include "sock.h"
@@ -22,8 +30,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -33,7 +45,7 @@ struct ref {
 	int proc;             /* index into procs */
 	struct zap_img_fd f;
 	int is_pipe;
-	int is_sock;          /* one end of a UNIX connection: aux[0] its inode, aux[3] its peer's */
+	int is_sock;          /* one end of a connection: aux[0] its inode, aux[3] its peer's */
 	dev_t dev;            /* files: from /proc/PID/fd/N */
 	ino_t ino;
 	int up;               /* union-find */
@@ -60,16 +72,20 @@ static int shareable_file(uint32_t kind)
 	return kind == ZAP_FD_REG || kind == ZAP_FD_DIR || kind == ZAP_FD_CHR || kind == ZAP_FD_DELETED;
 }
 
-/* A connected UNIX socket: a socketpair's end, or a connection whose peer
- * may be in another member. */
-static int unix_end(const struct zap_img_fd *f)
+/* A connected socket whose peer may be in another member: a socketpair's
+ * end, a UNIX connection, a TCP connection to another member's socket. */
+static int sock_end(const struct zap_img_fd *f)
 {
 	if ((f->mode & S_IFMT) != S_IFSOCK || !f->aux[3])
 		return 0;
 	if (f->kind == ZAP_FD_SOCKPAIR)
 		return 1;
-	return f->kind == ZAP_FD_SOCKET && (f->aux[1] & 0xffff) == AF_UNIX &&
-	       (f->aux[2] & 0xffffffff) == ZAP_SOCK_CONNECTED;
+	return f->kind == ZAP_FD_SOCKET && (f->aux[2] & 0xffffffff) == ZAP_SOCK_CONNECTED;
+}
+
+static int sock_family(const struct zap_img_fd *f)
+{
+	return f->kind == ZAP_FD_SOCKPAIR ? AF_UNIX : (int)(f->aux[1] & 0xffff);
 }
 
 static int sock_type(const struct zap_img_fd *f)
@@ -111,7 +127,7 @@ int zap_pod_fds_collect(const char *dir, const struct zap_pod_proc *procs, int n
 			const struct zap_img_fd *f = &img.fds[i];
 			int is_pipe = (f->mode & S_IFMT) == S_IFIFO &&
 				      !strncmp(zap_img_str(&img, f->path_str), "pipe:", 5);
-			int is_sock = unix_end(f);
+			int is_sock = sock_end(f);
 			if (!is_pipe && !is_sock && !shareable_file(f->kind))
 				continue;
 			if (nrefs == cap) {
@@ -264,6 +280,8 @@ static long send_message(const char *m, uint32_t n, void *arg)
 	return w == (ssize_t)n ? 0 : w < 0 ? -errno : -EIO;
 }
 
+#define COPY_WAIT_MS 10000
+
 /* How copy_bytes writes: into a file at the same offsets, down a pipe, or
  * as one message (a datagram socket's waiting datagram). */
 enum copy_how { COPY_FILE, COPY_STREAM, COPY_SOCKET, COPY_MESSAGE };
@@ -275,6 +293,7 @@ static int copy_bytes(const struct member_img *from, const struct zap_img_fd *f,
 {
 	static char buf[ZAP_SUM_CHUNK * 17]; /* a socket's messages, up to 1 MiB, whole */
 	uint64_t sum = 0;
+	int waited = 0;
 	if (f->data_len > sizeof(buf) && how == COPY_MESSAGE)
 		return -EMSGSIZE;
 	for (uint64_t done = 0; done < f->data_len;) {
@@ -288,12 +307,18 @@ static int copy_bytes(const struct member_img *from, const struct zap_img_fd *f,
 			continue;
 		size_t from_at = done - n < skip ? (size_t)(skip - (done - n) < n ? skip - (done - n) : n) : 0;
 		for (size_t w = from_at; w < n;) {
-			/* a socket never blocks here: its buffer was made big enough */
+			/* a socket's peer was made to hold it all: a TCP window
+			 * takes a moment to open, nothing waits for long */
 			ssize_t r = how == COPY_STREAM ? write(fd, p + w, n - w)
 				    : how == COPY_SOCKET ? send(fd, p + w, n - w, MSG_DONTWAIT)
 							 : pwrite(fd, p + w, n - w, (off_t)(done - n + w));
 			if (r < 0 && errno == EINTR)
 				continue;
+			if (r < 0 && errno == EAGAIN && how == COPY_SOCKET && waited++ < COPY_WAIT_MS) {
+				struct pollfd pf = {fd, POLLOUT, 0};
+				poll(&pf, 1, 1);
+				continue;
+			}
 			if (r <= 0)
 				return r < 0 ? -errno : -EIO;
 			w += (size_t)r;
@@ -369,8 +394,84 @@ static int open_pipe(const struct zap_img *pod, const struct member_img *ms, int
 	return e;
 }
 
-/* Both ends of the UNIX connection that object k is one end of, as a
- * socketpair, each with the bytes that were waiting for it. */
+/* A loopback address of family for a socket of family peer to reach (an
+ * IPv6 socket and an IPv4 one meet at ::ffff:127.0.0.1), port 0. */
+static socklen_t loopback(int family, int peer, struct sockaddr_in6 *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)a;
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return sizeof(*in);
+	}
+	a->sin6_family = AF_INET6;
+	if (peer == AF_INET6) {
+		a->sin6_addr = in6addr_loopback;
+	} else {
+		a->sin6_addr.s6_addr[10] = a->sin6_addr.s6_addr[11] = 0xff;
+		a->sin6_addr.s6_addr[12] = 127;
+		a->sin6_addr.s6_addr[15] = 1;
+	}
+	return sizeof(*a);
+}
+
+/* The receive buffer end f needs to hold the bytes it had waiting (the
+ * kernel doubles what it is given and counts buffers, not bytes); 0 when
+ * a fresh socket's will do. */
+static int rcvbuf_for(const struct zap_img_fd *f)
+{
+	uint64_t bytes = f->data_len - sock_bytes_at(f);
+	uint64_t want = bytes < (32u << 10) ? 0 : bytes + (128u << 10);
+	return want > (1u << 30) ? 1 << 30 : (int)want;
+}
+
+static void set_rcvbuf(int s, int want)
+{
+	if (want && setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) < 0)
+		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+}
+
+/* A new TCP connection over loopback between a socket like ends[0] (sv[0],
+ * accepted) and one like ends[1] (sv[1], connecting), each with a receive
+ * buffer for the bytes it will hold.  0 or -errno. */
+static int tcp_pair(const struct zap_img_fd *const ends[2], int sv[2])
+{
+	int fam[2] = {sock_family(ends[0]), sock_family(ends[1])};
+	struct sockaddr_in6 at;
+	socklen_t len = loopback(fam[0], fam[1], &at);
+	int l = socket(fam[0], SOCK_STREAM | SOCK_CLOEXEC, 0), off = 0, e = 0;
+	sv[0] = sv[1] = -1;
+	if (l < 0)
+		return -errno;
+	if (fam[0] == AF_INET6)
+		setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	set_rcvbuf(l, rcvbuf_for(ends[0])); /* the accepted socket inherits it */
+	if (bind(l, (struct sockaddr *)&at, len) < 0 || listen(l, 1) < 0 ||
+	    getsockname(l, (struct sockaddr *)&at, &len) < 0 || (sv[1] = socket(fam[1], SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		goto err;
+	in_port_t port = at.sin6_port; /* the same place in sockaddr_in */
+	len = loopback(fam[1], fam[0], &at);
+	at.sin6_port = port;
+	if (fam[1] == AF_INET6)
+		setsockopt(sv[1], IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	set_rcvbuf(sv[1], rcvbuf_for(ends[1]));
+	if (connect(sv[1], (struct sockaddr *)&at, len) < 0 || (sv[0] = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		goto err;
+	close(l);
+	return 0;
+err:
+	e = -errno;
+	if (sv[1] >= 0)
+		close(sv[1]);
+	close(l);
+	sv[1] = -1;
+	return e;
+}
+
+/* Both ends of the connection that object k is one end of, as a new pair
+ * (a socketpair, or a TCP connection over loopback), each with the bytes
+ * that were waiting for it. */
 static int open_sock_pair(const struct zap_img *pod, const struct member_img *ms, int n,
 			  const struct zap_img_fd *f, int base, unsigned char *done)
 {
@@ -380,7 +481,7 @@ static int open_sock_pair(const struct zap_img *pod, const struct member_img *ms
 	for (uint32_t j = 0; j < pod->npod_fds; j++) {
 		const struct member_img *m = member(ms, n, pod->pod_fds[j].pid);
 		const struct zap_img_fd *g = m ? fd_record(m, pod->pod_fds[j].fd) : NULL;
-		if (!g || !unix_end(g))
+		if (!g || !sock_end(g))
 			continue;
 		int w = g->aux[0] == f->aux[0] ? 0 : g->aux[0] == f->aux[3] ? 1 : -1;
 		if (w < 0)
@@ -394,26 +495,37 @@ static int open_sock_pair(const struct zap_img *pod, const struct member_img *ms
 	}
 	if (objs[0] < 0 || objs[1] < 0)
 		return -ENOTCONN;
-	int sv[2], type = sock_type(f);
-	if (socketpair(AF_UNIX, type, 0, sv) < 0)
-		return -errno;
+	int sv[2], type = sock_type(f), family = sock_family(f), e;
+	int tcp = family == AF_INET || family == AF_INET6;
+	if (tcp)
+		e = tcp_pair(ends, sv);
+	else
+		e = socketpair(AF_UNIX, type, 0, sv) < 0 ? -errno : 0;
+	if (e)
+		return e;
 	enum copy_how how = type == SOCK_STREAM ? COPY_SOCKET : COPY_MESSAGE;
 	/* what end 0 had waiting is written from end 1, and the other way; a
-	 * new socket's send buffer may be smaller than what the old one held */
+	 * new UNIX socket's send buffer may be smaller than what the old one
+	 * held (a TCP end's receive buffer was sized for it instead) */
 	int sndbuf[2];
-	for (int w = 0; w < 2; w++) {
+	for (int w = 0; w < 2 && !tcp; w++) {
 		socklen_t len = sizeof(sndbuf[w]);
 		getsockopt(sv[w], SOL_SOCKET, SO_SNDBUF, &sndbuf[w], &len);
 		int want = (int)(ends[1 - w]->data_len * 2 + (256 << 10));
 		if (setsockopt(sv[w], SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) < 0)
 			setsockopt(sv[w], SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
 	}
-	int e = copy_bytes(owners[0], ends[0], sv[1], how, sock_bytes_at(ends[0]));
+	e = copy_bytes(owners[0], ends[0], sv[1], how, sock_bytes_at(ends[0]));
 	if (!e)
 		e = copy_bytes(owners[1], ends[1], sv[0], how, sock_bytes_at(ends[1]));
-	for (int w = 0; w < 2; w++) { /* the kernel doubles what it is given */
+	for (int w = 0; w < 2 && !tcp; w++) { /* the kernel doubles what it is given */
 		int back = sndbuf[w] / 2;
 		setsockopt(sv[w], SOL_SOCKET, SO_SNDBUF, &back, sizeof(back));
+	}
+	for (int w = 0; w < 2 && tcp && !e; w++) { /* after the bytes: a FIN goes last */
+		zap_sock_set_options(sv[w], ends[w]);
+		if ((ends[w]->aux[4] & ZAP_SOCKOPT_SENT_FIN) && shutdown(sv[w], SHUT_WR) < 0)
+			e = -errno;
 	}
 	for (int w = 0; w < 2 && !e; w++) {
 		if (ends[w]->open_flags & O_NONBLOCK)
@@ -494,7 +606,7 @@ int zap_pod_fds_open(const char *dir, const struct zap_img *pod, int base, char 
 		int e;
 		if ((f->mode & S_IFMT) == S_IFIFO) {
 			e = open_pipe(pod, ms, n, k, f, base, done);
-		} else if (unix_end(f)) {
+		} else if (sock_end(f)) {
 			e = open_sock_pair(pod, ms, n, f, base, done);
 		} else {
 			int fd = open_file(owner, f);

@@ -254,6 +254,7 @@ static void follower(void *uc)
 struct leader_job {
 	struct request rq;
 	char old[1200]; /* the replaced image, still to be removed */
+	char sockets[1200]; /* a pod's: ctl/sockets, the members' socket inodes */
 	struct zap_dump d;
 	uint64_t stack_lo, stack_hi;
 	int ok;
@@ -273,6 +274,11 @@ static void dump_settings(struct leader_job *job, const char *path)
 	d->own_lib = zap_self.lib_path;
 	d->sysv_external = job->rq.sysv; /* the coordinator keeps SysV segments */
 	d->vtab = zap_pid_vtab();
+	d->pod_sockets = NULL;
+	if (job->rq.ctl[0]) {
+		zap_fmt(job->sockets, sizeof(job->sockets), "%s/sockets", job->rq.ctl);
+		d->pod_sockets = job->sockets;
+	}
 	d->exclude[0][0] = job->stack_lo;
 	d->exclude[0][1] = job->stack_hi;
 	d->nexclude = 1;

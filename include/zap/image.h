@@ -263,10 +263,12 @@ enum zap_fd_kind {
 	                      * aux[4] SOCK_STREAM/DGRAM/SEQPACKET; FILEDATA: bytes waiting for it */
 	ZAP_FD_SOCKET,       /* any other socket, made again by itself (ckpt/sock.c): aux[0] inode,
 	                      * aux[1] family | type << 16 | protocol << 32, aux[2] enum
-	                      * zap_sock_state | backlog << 32, aux[3] a UNIX peer's inode (0 none),
-	                      * aux[4] enum zap_sock_opt bits, aux[5] SO_RCVBUF | SO_SNDBUF << 32 as
-	                      * getsockopt reads them (0: the default); FILEDATA: struct
-	                      * zap_img_sock_addr, then the bytes waiting for it (UNIX connections) */
+	                      * zap_sock_state | backlog << 32, aux[3] the peer's inode when a pod
+	                      * may join the connection again (a UNIX peer; a TCP peer that is
+	                      * another member's socket), else 0, aux[4] enum zap_sock_opt bits,
+	                      * aux[5] SO_RCVBUF | SO_SNDBUF << 32 as getsockopt reads them (0: the
+	                      * default); FILEDATA: struct zap_img_sock_addr, then the bytes
+	                      * waiting for it (connections whose aux[3] is set) */
 	ZAP_FD_KIND_MAX = ZAP_FD_SOCKET,
 };
 
@@ -288,6 +290,8 @@ enum zap_sock_opt {
 	ZAP_SOCKOPT_V6ONLY = 1 << 4,     /* IPV6_V6ONLY */
 	ZAP_SOCKOPT_BROADCAST = 1 << 5,
 	ZAP_SOCKOPT_PASSCRED = 1 << 6,   /* UNIX */
+	ZAP_SOCKOPT_SENT_FIN = 1 << 7,   /* TCP: this end shut down writing (its FIN is sent) */
+	ZAP_SOCKOPT_GOT_FIN = 1 << 8,    /* TCP: its peer did (read gives EOF after the bytes) */
 };
 
 /* The addresses of a ZAP_FD_SOCKET, at the start of its FILEDATA: raw
