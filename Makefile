@@ -85,10 +85,10 @@ $(ZAP): $(LAUNCHER_OBJ) $(LIBCKPT)
 $(ZAPD): $(ZAPD_OBJ) $(LIBCKPT)
 	@mkdir -p $(dir $@)
 	$(CC) $(ZAP_STATIC) -o $@ $(ZAPD_OBJ) $(LIBCKPT) $(LDFLAGS_EXTRA)
-# The connection keeper: one epoll loop, libc only.
-$(PROXY): $(NETPROXY_OBJ)
+# The connection keeper: one epoll loop, libc and the HMAC of ckpt/sha256.c.
+$(PROXY): $(NETPROXY_OBJ) $(B)/obj/ckpt/sha256.o
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(NETPROXY_OBJ)
+	$(CC) -o $@ $(NETPROXY_OBJ) $(B)/obj/ckpt/sha256.o
 
 # The restorer: static musl, linked at a fixed address far from where
 # programs live (docs/design-notes.md, "the restorer's address").

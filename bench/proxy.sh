@@ -9,6 +9,8 @@
 #               (default 5), direct and proxied runs interleaved; medians
 #   latency:    1-byte ping-pong, BENCH_PROXY_PINGS round trips (default
 #               5000), median and p99
+#   set-up:     BENCH_PROXY_CONNS new connections (default 300), each from
+#               connect to its first echoed byte, median and p99
 # The issue's target: proxied >= 90 % of direct throughput.
 #   bash bench/proxy.sh            all on loopback
 #   bash bench/proxy.sh --hosts    client, proxy and pod on three hosts
@@ -23,6 +25,7 @@ SRV=$B/tests/progs/echosum CLI=$B/tests/progs/streamclient
 SECS=${BENCH_PROXY_S:-3}
 REPS=${BENCH_PROXY_REPS:-5}
 PINGS=${BENCH_PROXY_PINGS:-5000}
+CONNS=${BENCH_PROXY_CONNS:-300}
 WORK=/dev/shm/zapproxy.$$
 export ZAP_HOME=$WORK/home
 for f in "$ZAP" "$PROXY" "$SRV" "$CLI"; do
@@ -109,6 +112,7 @@ for i in $(seq 1 "$REPS"); do
 done
 for c in direct:$SA:$DE proxy:$PA:$PE; do
 	$ONC timeout 120 "$CLI" --pingpong "$PINGS" "${c#*:}" | tail -1 > "lat.${c%%:*}"
+	$ONC timeout 120 "$CLI" --connects "$CONNS" "${c#*:}" | tail -1 > "conn.${c%%:*}"
 done
 
 printf '\nzap-proxy against a direct connection, %s, %s CPUs, loadavg %s at start, %s at end\n' \
@@ -131,3 +135,9 @@ echo "up: client to pod (through the replay ring); down: pod to client (spliced)
 echo "target: proxied >= 90 % of direct: worst direction $worst % $( [ "$worst" -ge 90 ] && echo PASS || echo FAIL)"
 awk -v a="$(awk '{ print $5 }' lat.proxy)" -v b="$(awk '{ print $5 }' lat.direct)" \
 	'BEGIN { printf "added round-trip latency (median): %.1f us\n", a - b }'
+for c in direct proxy; do
+	printf 'new connection, connect to first echoed byte, %-6s median %8s us, p99 %8s us\n' "$c" \
+		"$(awk '{ print $5 }' conn.$c)" "$(awk '{ print $7 }' conn.$c)"
+done
+awk -v a="$(awk '{ print $5 }' conn.proxy)" -v b="$(awk '{ print $5 }' conn.direct)" \
+	'BEGIN { printf "added connection set-up latency (median): %.1f us\n", a - b }'

@@ -219,6 +219,18 @@ void zap_hmac_sha256(const void *key, size_t keylen, const void *p, size_t n,
 	zap_hmac_final(&m, out);
 }
 
+void zap_hmac_proof(const void *key, size_t keylen, const char *label, const uint8_t *na,
+		    const uint8_t *nb, const void *msg, size_t n, uint8_t out[ZAP_SHA256_LEN])
+{
+	struct zap_hmac m;
+	zap_hmac_init(&m, key, keylen);
+	zap_hmac_update(&m, label, strlen(label));
+	zap_hmac_update(&m, na, ZAP_NONCE_LEN);
+	zap_hmac_update(&m, nb, ZAP_NONCE_LEN);
+	zap_hmac_update(&m, msg, n);
+	zap_hmac_final(&m, out);
+}
+
 int zap_digest_eq(const uint8_t *a, const uint8_t *b, size_t n)
 {
 	uint8_t d = 0;

@@ -31,6 +31,13 @@ void zap_hmac_final(struct zap_hmac *m, uint8_t out[ZAP_SHA256_LEN]);
 void zap_hmac_sha256(const void *key, size_t keylen, const void *p, size_t n,
 		     uint8_t out[ZAP_SHA256_LEN]);
 
+/* The proof both zap handshakes exchange (zap <-> zapd, docs/protocol.md;
+ * zap-proxy and its peers, docs/zap-proxy.md): HMAC(key, label | na | nb |
+ * msg), na and nb nonces of ZAP_NONCE_LEN bytes, msg n bytes (n may be 0). */
+#define ZAP_NONCE_LEN 32
+void zap_hmac_proof(const void *key, size_t keylen, const char *label, const uint8_t *na,
+		    const uint8_t *nb, const void *msg, size_t n, uint8_t out[ZAP_SHA256_LEN]);
+
 /* Set (by the unit tests) to skip the CPU's SHA extensions. */
 extern int zap_sha256_portable;
 

@@ -102,11 +102,11 @@ static int run_exec(int argc, char **argv)
 		zap_err("--proxy needs --key FILE, the proxy's shared key");
 		return ZAP_EXIT_USAGE;
 	}
-	char proxy_env[600] = "", num[160], hex[2 * ZAP_TUN_TOKEN + 1];
+	char proxy_env[600] = "", num[160], hex[2 * ZAP_TUN_KEY + 1];
 	if (proxy) {
 		struct sockaddr_storage ss;
 		unsigned len;
-		if (zap_proxy_resolve(proxy, num, sizeof(num), &ss, &len) < 0 || zap_proxy_token(key, hex) < 0)
+		if (zap_proxy_resolve(proxy, num, sizeof(num), &ss, &len) < 0 || zap_proxy_key(key, hex) < 0)
 			return ZAP_EXIT_USAGE;
 		int n = snprintf(proxy_env, sizeof(proxy_env), "%s/%s/", num, hex);
 		for (int k = 0; k < nports; k++)

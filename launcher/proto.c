@@ -248,15 +248,13 @@ int zap_proto_hdr_get(const uint8_t h[ZAP_PROTO_HDR], uint16_t *type, uint32_t *
 	return 0;
 }
 
+_Static_assert(ZAP_PROTO_NONCE == ZAP_NONCE_LEN && ZAP_PROTO_MAC == ZAP_SHA256_LEN,
+	       "the handshake's proof is zap_hmac_proof");
+
 void zap_proto_mac(const struct zap_key *k, const char *label, const uint8_t *a, const uint8_t *b,
 		   uint8_t out[ZAP_PROTO_MAC])
 {
-	struct zap_hmac m;
-	zap_hmac_init(&m, k->b, k->n);
-	zap_hmac_update(&m, label, strlen(label));
-	zap_hmac_update(&m, a, ZAP_PROTO_NONCE);
-	zap_hmac_update(&m, b, ZAP_PROTO_NONCE);
-	zap_hmac_final(&m, out);
+	zap_hmac_proof(k->b, k->n, label, a, b, NULL, 0, out);
 }
 
 void zap_proto_meta_init(struct zap_hmac *m, const struct zap_key *k, const uint8_t *nc,

@@ -1,10 +1,12 @@
 /* The launcher's side of zap-proxy: `zap run --proxy` registers the pod
  * and notes the proxy in the pod's directory ($pod/proxy); a checkpoint
- * of such a pod is bracketed by FREEZE and THAW (docs/zap-proxy.md). */
+ * of such a pod is bracketed by FREEZE and THAW (docs/zap-proxy.md).  Each
+ * message answers the proxy's challenge, and its reply is checked. */
 #include "zap.h"
 #include "zap/tunnel.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -12,13 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #define PROXY_TIMEOUT_S 10
 
-int zap_proxy_token(const char *key_file, char hex[2 * ZAP_TUN_TOKEN + 1])
+int zap_proxy_key(const char *key_file, char hex[2 * ZAP_TUN_KEY + 1])
 {
 	char key[4096];
 	FILE *f = fopen(key_file, "re");
@@ -32,10 +36,12 @@ int zap_proxy_token(const char *key_file, char hex[2 * ZAP_TUN_TOKEN + 1])
 		zap_err("%s is not a key (under 16 bytes)", key_file);
 		return -1;
 	}
-	uint8_t tok[ZAP_TUN_TOKEN];
-	zap_tun_token(key, n, tok);
-	for (int i = 0; i < ZAP_TUN_TOKEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", tok[i]);
+	uint8_t k[ZAP_TUN_KEY];
+	zap_tun_key(key, n, k);
+	for (int i = 0; i < ZAP_TUN_KEY; i++)
+		snprintf(hex + 2 * i, 3, "%02x", k[i]);
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(k, sizeof(k));
 	return 0;
 }
 
@@ -88,30 +94,45 @@ int zap_proxy_resolve(const char *spec, char *num, size_t n, struct sockaddr_sto
 	return 0;
 }
 
-static int hex_token(const char *hex, uint8_t *tok)
+static int hex_key(const char *hex, uint8_t *k)
 {
-	for (int i = 0; i < ZAP_TUN_TOKEN; i++) {
+	if (strlen(hex) != 2 * ZAP_TUN_KEY)
+		return -1;
+	for (int i = 0; i < ZAP_TUN_KEY; i++) {
 		unsigned v;
 		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
 			return -1;
-		tok[i] = (uint8_t)v;
+		k[i] = (uint8_t)v;
 	}
 	return 0;
 }
 
+/* Exactly n bytes (the socket's timeouts bound it): 0, or -1. */
+static int recv_all(int fd, void *p, size_t n)
+{
+	errno = 0;
+	return recv(fd, p, n, MSG_WAITALL) == (ssize_t)n ? 0 : -1;
+}
+
 /* One message to the proxy and its reply: the reply's status (0 or an
- * errno value), or -1 when the proxy could not be reached (said). */
+ * errno value), or -1 when the proxy could not be reached or did not
+ * prove it holds the key (said). */
 static int call(const char *num, const char *hex, struct zap_tun_msg *m)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	char again[128];
+	uint8_t key[ZAP_TUN_KEY], nc[ZAP_TUN_NONCE];
 	if (zap_proxy_resolve(num, again, sizeof(again), &ss, &len) < 0)
 		return -1;
 	m->magic = ZAP_TUN_MAGIC;
 	m->version = ZAP_TUN_VERSION;
-	if (hex_token(hex, m->token) < 0) {
-		zap_err("the proxy's key token is damaged");
+	if (hex_key(hex, key) < 0) {
+		zap_err("the proxy's key in the pod's directory is damaged");
+		return -1;
+	}
+	if (getrandom(nc, sizeof(nc), 0) != (ssize_t)sizeof(nc)) {
+		zap_err("getrandom: %s", strerror(errno));
 		return -1;
 	}
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -120,23 +141,30 @@ static int call(const char *num, const char *hex, struct zap_tun_msg *m)
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	}
-	struct zap_tun_msg r;
+	struct zap_tun_msg ch, r;
 	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) < 0) {
 		zap_err("cannot reach zap-proxy at %s: %s", num, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
-	if (write(fd, m, sizeof(*m)) != (ssize_t)sizeof(*m) ||
-	    recv(fd, &r, sizeof(r), MSG_WAITALL) != (ssize_t)sizeof(r) || r.magic != ZAP_TUN_MAGIC) {
+	int rc = -1;
+	if (recv_all(fd, &ch, sizeof(ch)) < 0) {
+		zap_err("zap-proxy at %s sent no challenge: %s", num, errno ? strerror(errno) : "connection closed");
+	} else if (zap_tun_answer(key, &ch, nc, m) < 0) {
+		zap_err("zap-proxy at %s: %s", num, ch.magic != ZAP_TUN_MAGIC ? "not a zap-proxy"
+			: "another version of the tunnel protocol");
+	} else if (write(fd, m, sizeof(*m)) != (ssize_t)sizeof(*m) || recv_all(fd, &r, sizeof(r)) < 0) {
 		zap_err("zap-proxy at %s did not answer: %s", num, errno ? strerror(errno) : "short reply");
-		close(fd);
-		return -1;
+	} else if (!zap_tun_reply_ok(key, &ch, m, &r)) {
+		/* it refused us (EACCES, MAC'd with its key), or it is not the proxy */
+		zap_err("zap-proxy at %s: authentication failed: it holds another key (wrong key)", num);
+	} else {
+		rc = r.status;
 	}
 	close(fd);
-	if (r.status == EACCES)
-		zap_err("zap-proxy at %s refused us: wrong key", num);
-	return r.status;
+	explicit_bzero(key, sizeof(key));
+	return rc;
 }
 
 int zap_proxy_register(const char *pod, const char *num, const char *hex, const uint16_t *ports, int nports)
@@ -156,9 +184,13 @@ int zap_proxy_register(const char *pod, const char *num, const char *hex, const 
 	zap_pod_dir(pod, path, sizeof(path));
 	size_t n = strlen(path);
 	snprintf(path + n, sizeof(path) - n, "/%s", ZAP_POD_PROXY);
-	FILE *f = fopen(path, "we");
+	/* the tunnel key: for the owner only */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 && fchmod(fd, 0600) == 0 ? fdopen(fd, "w") : NULL;
 	if (!f || fprintf(f, "%s\n%s\n", num, hex) < 0 || fclose(f) != 0) {
 		zap_err("cannot write %s: %s", path, strerror(errno));
+		if (!f && fd >= 0)
+			close(fd);
 		return -1;
 	}
 	return 0;

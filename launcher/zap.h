@@ -117,11 +117,12 @@ int zap_pod_lock(const char *pod, double timeout_s);
 int zap_checkpoint_pod(const char *pod, pid_t pid, const char *out, int kill, double timeout_s,
 		       struct zap_result *res);
 
-/* zap-proxy (proxy-client.c): the key's token as hex; HOST:PORT resolved
- * to a numeric ADDR:PORT; REGISTER (and $pod/proxy written); and a
- * checkpoint bracketed by FREEZE and THAW when the pod has a proxy. */
+/* zap-proxy (proxy-client.c): the tunnel key (zap_tun_key() of the key
+ * file) as hex; HOST:PORT resolved to a numeric ADDR:PORT; REGISTER (and
+ * $pod/proxy written); and a checkpoint bracketed by FREEZE and THAW when
+ * the pod has a proxy. */
 struct sockaddr_storage;
-int zap_proxy_token(const char *key_file, char hex[33]);
+int zap_proxy_key(const char *key_file, char hex[65]);
 int zap_proxy_resolve(const char *spec, char *num, size_t n, struct sockaddr_storage *ss, unsigned *len);
 int zap_proxy_register(const char *pod, const char *num, const char *hex, const uint16_t *ports, int nports);
 void zap_proxy_forget(const char *pod); /* removes $pod/proxy */

@@ -1,7 +1,8 @@
 /* zap-proxy: the connection keeper (docs/zap-proxy.md).
  *
  * One epoll loop.  The control port takes one message per connection
- * (include/zap/tunnel.h): REGISTER makes a pod known and opens a public
+ * (include/zap/tunnel.h), answered to the CHALLENGE it sends first and
+ * MAC'd with the tunnel key: REGISTER makes a pod known and opens a public
  * listener on each port it exposes; FREEZE and THAW bracket a checkpoint;
  * RESUME turns the connection into the new pod side of a tunnel.  Clients
  * that connect to a public port get a tunnel to the pod (tun.c). */
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -27,7 +29,7 @@
 
 struct proxy_opts px_opts = {.hold_s = 600, .ring = 8u << 20, .buf = 256u << 10};
 struct zl *px_loop;
-uint8_t px_token[ZAP_TUN_TOKEN];
+uint8_t px_key[ZAP_TUN_KEY];
 
 struct pub {
 	int fd;
@@ -40,6 +42,7 @@ struct ctl {
 	int fd;
 	size_t got;
 	double deadline;
+	uint8_t ns[ZAP_TUN_NONCE]; /* our challenge */
 	struct zap_tun_msg m;
 	struct ctl *next, *prev;
 };
@@ -85,6 +88,21 @@ void px_log(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+int px_random(uint8_t *p, size_t n)
+{
+	for (size_t got = 0; got < n;) {
+		ssize_t r = getrandom(p + got, n - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			px_log("getrandom: %s", strerror(errno));
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
 }
 
 int px_nonblock(int fd)
@@ -260,10 +278,13 @@ static void ctl_free(struct ctl *c, int close_fd)
 
 static void ctl_reply(struct ctl *c, int status, uint64_t a)
 {
-	struct zap_tun_msg r = {.magic = ZAP_TUN_MAGIC, .version = ZAP_TUN_VERSION,
-				.type = ZAP_TUN_REPLY, .status = status, .consumed = a};
-	memcpy(r.token, px_token, sizeof(r.token));
-	/* a fresh connection's send buffer takes 184 bytes at once */
+	struct zap_tun_msg r;
+	zap_tun_init(&r, ZAP_TUN_REPLY);
+	r.status = status;
+	r.consumed = a;
+	memcpy(r.nonce, c->ns, sizeof(r.nonce));
+	zap_tun_seal(px_key, c->ns, c->m.nonce, &r);
+	/* a fresh connection's send buffer takes both messages at once */
 	if (write(c->fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
 		px_log("cannot reply on the control port: %s", strerror(errno));
 }
@@ -294,11 +315,16 @@ static int do_register(struct ctl *c, const struct zap_tun_msg *m)
 static void ctl_handle(struct ctl *c)
 {
 	const struct zap_tun_msg *m = &c->m;
-	if (m->magic != ZAP_TUN_MAGIC || m->version != ZAP_TUN_VERSION ||
-	    !zap_tun_token_eq(m->token, px_token)) {
-		px_log("refused a control connection: %s",
+	if (!zap_tun_check(px_key, c->ns, m->nonce, m)) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		char h[64] = "?";
+		if (getpeername(c->fd, (struct sockaddr *)&peer, &plen) == 0)
+			addr_str(&peer, h, sizeof(h));
+		px_log("refused a control connection from %s: %s", h,
 		       m->magic != ZAP_TUN_MAGIC ? "not the zap tunnel protocol"
-		       : m->version != ZAP_TUN_VERSION ? "another protocol version" : "wrong key");
+		       : m->version != ZAP_TUN_VERSION ? "another protocol version"
+		       : "authentication failed (a wrong key, or a message replayed)");
 		ctl_reply(c, EACCES, 0);
 		ctl_free(c, 1);
 		return;
@@ -324,7 +350,7 @@ static void ctl_handle(struct ctl *c)
 		zl_unwatch(px_loop, fd);
 		/* the pod may come back under another name (zap restart --pod) */
 		pod = m->name[0] && memchr(m->name, 0, sizeof(m->name)) ? pod_get(m->name) : NULL;
-		rc = tun_resume(fd, m, &pod);
+		rc = tun_resume(fd, m, c->ns, &pod);
 		if (rc == 0) { /* the connection is the tunnel's now */
 			if (pod) {
 				pod->hostlen = sizeof(pod->host);
@@ -340,7 +366,7 @@ static void ctl_handle(struct ctl *c)
 	}
 	case ZAP_TUN_CONNECT:
 		pod = pod_find(m->name);
-		rc = pod ? tun_dial(pod, c->fd, m) : ENOENT;
+		rc = pod ? tun_dial(pod, c->fd, m, c->ns) : ENOENT;
 		if (rc == 0) { /* the tunnel answers once the destination does */
 			c->fd = -1;
 			ctl_free(c, 0);
@@ -380,9 +406,19 @@ static void ctl_accept(struct zl *l, int fd, void *data, int mask)
 		if (c < 0)
 			return;
 		struct ctl *ct = calloc(1, sizeof(*ct));
-		if (!ct) {
+		struct zap_tun_msg ch;
+		zap_tun_init(&ch, ZAP_TUN_CHALLENGE);
+		if (!ct || px_random(ct->ns, sizeof(ct->ns)) < 0) {
+			free(ct);
 			close(c);
 			return;
+		}
+		memcpy(ch.nonce, ct->ns, sizeof(ch.nonce));
+		/* a fresh connection's send buffer takes it at once */
+		if (write(c, &ch, sizeof(ch)) != (ssize_t)sizeof(ch)) {
+			free(ct);
+			close(c);
+			continue;
 		}
 		ct->fd = c;
 		ct->deadline = zl_now() + CTL_TIMEOUT_S;
@@ -434,7 +470,8 @@ static int read_key(const char *path)
 			path);
 		return -1;
 	}
-	zap_tun_token(key, n, px_token);
+	zap_tun_key(key, n, px_key);
+	explicit_bzero(key, sizeof(key));
 	return 0;
 }
 

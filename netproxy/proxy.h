@@ -18,7 +18,7 @@ struct proxy_opts {
 };
 extern struct proxy_opts px_opts;
 extern struct zl *px_loop;
-extern uint8_t px_token[ZAP_TUN_TOKEN];
+extern uint8_t px_key[ZAP_TUN_KEY]; /* zap_tun_key() of --key */
 
 struct pod {
 	char name[64];
@@ -56,6 +56,10 @@ struct tun {
 	uint64_t received;     /* stream bytes read from the pod side */
 	uint8_t *ring;         /* the last px_opts.ring bytes sent, at offset sent % ring */
 	int connecting;        /* pod side: a connect in progress */
+	int awaiting;          /* inbound: HELLO sent, the pod's CHALLENGE not in yet */
+	size_t chgot;          /* bytes of it read so far, into ch */
+	struct zap_tun_msg ch;
+	uint8_t ns[ZAP_TUN_NONCE], nc[ZAP_TUN_NONCE]; /* the exchange that made the pod side */
 	int dialing;           /* outbound: the connect to the destination in progress */
 	int frozen;
 	int c_eof, p_eof;      /* that side sent FIN */
@@ -70,17 +74,19 @@ struct tun {
 struct tun *tun_open(struct pod *pod, int cfd, const struct sockaddr *pod_addr, socklen_t len);
 /* An outbound tunnel: fd (the pod's CONNECT) to the destination m->addr.
  * 0 and fd is the tunnel's, or an errno value. */
-int tun_dial(struct pod *pod, int fd, const struct zap_tun_msg *m);
+int tun_dial(struct pod *pod, int fd, const struct zap_tun_msg *m, const uint8_t *ns);
 struct tun *tun_find(uint64_t id);
 void tun_freeze_pod(struct pod *pod, int frozen);
 /* A RESUME on fd: 0 and fd belongs to the tunnel, or an errno value.
- * *pod: the pod it comes back as (NULL: as before); then the tunnel's. */
-int tun_resume(int fd, const struct zap_tun_msg *m, struct pod **pod);
+ * *pod: the pod it comes back as (NULL: as before); then the tunnel's.
+ * ns: the challenge m answered (CONNECT too), for the REPLY's MAC. */
+int tun_resume(int fd, const struct zap_tun_msg *m, const uint8_t *ns, struct pod **pod);
 void tun_tick(double now);
 size_t tun_count(struct pod *pod);
 
 /* proxy.c */
 void px_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int px_nonblock(int fd);
+int px_random(uint8_t *p, size_t n); /* getrandom: 0, or -1 (logged) */
 
 #endif

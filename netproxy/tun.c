@@ -12,7 +12,13 @@
  * keeps reading the pod side, so the program's send queue drains into the
  * proxy (and on to the client).  When the pod side closes while frozen,
  * the pod has stopped to move: the tunnel is held, client open, until a
- * RESUME brings a new pod side, or --hold runs out. */
+ * RESUME brings a new pod side, or --hold runs out.
+ *
+ * An inbound tunnel's pod side starts with our HELLO; the pod's preload
+ * answers with a CHALLENGE when the program accepts, and only then does
+ * the OPEN (MAC'd over both nonces) go, with the client's bytes after it.
+ * Headers (HELLO, OPEN, REPLY) go out even while frozen: they are not
+ * stream bytes, and a pod stopping for a checkpoint counts none of them. */
 #include "proxy.h"
 
 #include <errno.h>
@@ -227,8 +233,8 @@ static void pod_gone(struct tun *t)
  * Returns 0 when the tunnel was closed (t is gone). */
 static int tun_update(struct tun *t)
 {
-	if (t->pfd >= 0 && !t->frozen && !t->connecting && t->c_eof && !t->c2p.len && !t->pre.len &&
-	    !t->uplen && !t->p_shut) {
+	if (t->pfd >= 0 && !t->frozen && !t->connecting && !t->awaiting && t->c_eof && !t->c2p.len &&
+	    !t->pre.len && !t->uplen && !t->p_shut) {
 		shutdown(t->pfd, SHUT_WR);
 		t->p_shut = 1;
 	}
@@ -258,10 +264,10 @@ static int tun_update(struct tun *t)
 		if (t->connecting) {
 			m = ZL_WRITE;
 		} else {
-			if (!t->p_eof && (t->frozen ? t->p2c.len < FROZEN_BUF_MAX
-				     : t->p2c.len ? t->p2c.len < px_opts.buf : t->pp[0] < 0 || t->pplen < t->ppcap))
+			if (t->awaiting || (!t->p_eof && (t->frozen ? t->p2c.len < FROZEN_BUF_MAX
+				     : t->p2c.len ? t->p2c.len < px_opts.buf : t->pp[0] < 0 || t->pplen < t->ppcap)))
 				m |= ZL_READ;
-			if (!t->frozen && (t->pre.len || t->c2p.len || t->uplen))
+			if (t->pre.len || (!t->frozen && !t->awaiting && (t->c2p.len || t->uplen)))
 				m |= ZL_WRITE;
 		}
 		zl_mask(px_loop, t->pfd, m);
@@ -279,13 +285,39 @@ static void set_sockopts(int fd, int pod_side)
 
 static void header(struct zap_tun_msg *m, int type, const struct tun *t)
 {
-	memset(m, 0, sizeof(*m));
-	m->magic = ZAP_TUN_MAGIC;
-	m->version = ZAP_TUN_VERSION;
-	m->type = (uint16_t)type;
-	memcpy(m->token, px_token, sizeof(m->token));
+	zap_tun_init(m, type);
 	m->id = t->id;
 	snprintf(m->name, sizeof(m->name), "%s", t->pod->name);
+}
+
+/* The MAC of a header with its fields set: over the nonces of the pod
+ * side's exchange (OPEN: ours, as the asker; REPLY: the challenge's). */
+static void seal(const struct tun *t, struct zap_tun_msg *m)
+{
+	memcpy(m->nonce, m->type == ZAP_TUN_REPLY ? t->ns : t->nc, sizeof(m->nonce));
+	zap_tun_seal(px_key, t->ns, t->nc, m);
+}
+
+/* The pod's CHALLENGE, complete in t->ch: the OPEN goes.  0, or -1 when
+ * the tunnel closed. */
+static int challenged(struct tun *t)
+{
+	if (!zap_tun_is(&t->ch, ZAP_TUN_CHALLENGE)) {
+		tun_close(t, "!the pod answered no challenge (not a zap pod, or another version)");
+		return -1;
+	}
+	memcpy(t->ns, t->ch.nonce, sizeof(t->ns));
+	struct zap_tun_msg m;
+	header(&m, ZAP_TUN_OPEN, t);
+	m.addrlen = t->calen <= sizeof(m.addr) ? (uint32_t)t->calen : 0;
+	memcpy(m.addr, &t->caddr, m.addrlen);
+	seal(t, &m);
+	if (buf_add(&t->pre, &m, sizeof(m)) < 0) {
+		tun_close(t, "!no memory");
+		return -1;
+	}
+	t->awaiting = 0;
+	return 0;
 }
 
 static struct tun *tun_new(struct pod *pod, int cfd, int pfd)
@@ -321,14 +353,14 @@ struct tun *tun_open(struct pod *pod, int cfd, const struct sockaddr *pod_addr, 
 	px_nonblock(cfd);
 	set_sockopts(cfd, 0);
 	struct zap_tun_msg m;
-	header(&m, ZAP_TUN_OPEN, t);
-	m.addrlen = t->calen <= sizeof(m.addr) ? (uint32_t)t->calen : 0;
-	memcpy(m.addr, &t->caddr, m.addrlen);
+	zap_tun_init(&m, ZAP_TUN_HELLO);
 	t->pfd = socket(pod_addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (t->pfd < 0 || buf_add(&t->pre, &m, sizeof(m)) < 0) {
-		tun_close(t, "!no socket or memory");
+	if (t->pfd < 0 || px_random(t->nc, sizeof(t->nc)) < 0 ||
+	    (memcpy(m.nonce, t->nc, sizeof(m.nonce)), buf_add(&t->pre, &m, sizeof(m)) < 0)) {
+		tun_close(t, "!no socket, random bytes or memory");
 		return NULL;
 	}
+	t->awaiting = 1;
 	set_sockopts(t->pfd, 1);
 	if (connect(t->pfd, pod_addr, len) < 0 && errno != EINPROGRESS) {
 		px_log("pod %s: cannot connect to it: %s", pod->name, strerror(errno));
@@ -353,6 +385,7 @@ static void dial_reply(struct tun *t, int status)
 	struct zap_tun_msg r;
 	header(&r, ZAP_TUN_REPLY, t);
 	r.status = status;
+	seal(t, &r);
 	buf_add(&t->pre, &r, sizeof(r));
 }
 
@@ -361,7 +394,8 @@ static void dial_failed(struct tun *t, int err)
 	struct zap_tun_msg r;
 	header(&r, ZAP_TUN_REPLY, t);
 	r.status = err;
-	/* a fresh connection takes 184 bytes at once */
+	seal(t, &r);
+	/* the connection has sent only its challenge: the reply fits at once */
 	if (write(t->pfd, &r, sizeof(r)) != (ssize_t)sizeof(r))
 		px_log("pod %s: cannot say the connect failed: %s", t->pod->name, strerror(errno));
 	tun_close(t, err == ETIMEDOUT ? "destination did not answer" : "destination refused");
@@ -382,7 +416,7 @@ static void dial_done(struct tun *t)
 		tun_update(t);
 }
 
-int tun_dial(struct pod *pod, int fd, const struct zap_tun_msg *m)
+int tun_dial(struct pod *pod, int fd, const struct zap_tun_msg *m, const uint8_t *ns)
 {
 	const struct sockaddr *to = (const struct sockaddr *)m->addr;
 	if (m->addrlen < sizeof(struct sockaddr_in) || m->addrlen > sizeof(m->addr) ||
@@ -403,6 +437,8 @@ int tun_dial(struct pod *pod, int fd, const struct zap_tun_msg *m)
 	}
 	t->calen = m->addrlen;
 	memcpy(&t->caddr, m->addr, m->addrlen);
+	memcpy(t->ns, ns, sizeof(t->ns));
+	memcpy(t->nc, m->nonce, sizeof(t->nc));
 	t->dialing = 1;
 	t->deadline = zl_now() + CONNECT_TIMEOUT_S;
 	px_nonblock(fd);
@@ -424,7 +460,8 @@ int tun_dial(struct pod *pod, int fd, const struct zap_tun_msg *m)
 /* Writes what waits for the pod side.  0, or -1 when the tunnel closed. */
 static int pod_write(struct tun *t)
 {
-	while (t->pfd >= 0 && !t->connecting && !t->frozen && (t->pre.len || t->c2p.len || t->uplen)) {
+	while (t->pfd >= 0 && !t->connecting &&
+	       (t->pre.len || (!t->frozen && !t->awaiting && (t->c2p.len || t->uplen)))) {
 		int piped = !t->pre.len && !t->c2p.len; /* the pipe, after what waits in buffers */
 		struct buf *b = t->pre.len ? &t->pre : &t->c2p;
 		ssize_t n = piped ? splice(t->up[0], NULL, t->pfd, NULL, t->uplen, SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
@@ -604,8 +641,18 @@ static void pod_ev(struct zl *l, int fd, void *data, int mask)
 			return;
 		}
 		t->connecting = 0;
+		if (t->awaiting) /* the pod's program may take its time to accept */
+			t->deadline = zl_now() + px_opts.hold_s;
 	}
-	if (mask & ZL_READ) {
+	if ((mask & ZL_READ) && t->awaiting) {
+		ssize_t n = read(t->pfd, (char *)&t->ch + t->chgot, sizeof(t->ch) - t->chgot);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			tun_close(t, "!the pod closed the connection before its challenge");
+			return;
+		}
+		if (n > 0 && (t->chgot += (size_t)n) == sizeof(t->ch) && (challenged(t) < 0 || pod_write(t) < 0))
+			return;
+	} else if (mask & ZL_READ) {
 		long n = -EAGAIN;
 		if (!t->frozen && !t->p2c.len && t->pp[0] != NO_PIPE)
 			n = pipe_read(t);
@@ -649,7 +696,7 @@ void tun_freeze_pod(struct pod *pod, int frozen)
 	}
 }
 
-int tun_resume(int fd, const struct zap_tun_msg *m, struct pod **pod)
+int tun_resume(int fd, const struct zap_tun_msg *m, const uint8_t *ns, struct pod **pod)
 {
 	struct tun *t = tun_find(m->id);
 	if (!t)
@@ -688,10 +735,13 @@ int tun_resume(int fd, const struct zap_tun_msg *m, struct pod **pod)
 	t->c2p = again;
 	uint64_t resent = t->sent - m->consumed;
 	t->sent = m->consumed;
+	memcpy(t->ns, ns, sizeof(t->ns));
+	memcpy(t->nc, m->nonce, sizeof(t->nc));
 	struct zap_tun_msg r;
 	header(&r, ZAP_TUN_REPLY, t);
 	r.consumed = t->sent;
 	r.written = t->received;
+	seal(t, &r);
 	buf_free(&t->pre);
 	if (buf_add(&t->pre, &r, sizeof(r)) < 0) {
 		tun_close(t, "!no memory");
@@ -700,7 +750,7 @@ int tun_resume(int fd, const struct zap_tun_msg *m, struct pod **pod)
 	t->pfd = fd;
 	t->frozen = 0;
 	t->p_eof = t->p_shut = 0;
-	t->connecting = 0;
+	t->connecting = t->awaiting = 0;
 	px_nonblock(fd);
 	set_sockopts(fd, 1);
 	if (zl_watch(px_loop, fd, 0, pod_ev, &t->pe) < 0) {
@@ -722,6 +772,8 @@ void tun_tick(double now)
 		next = t->next;
 		if (t->connecting && now > t->deadline)
 			tun_close(t, "!the pod did not answer");
+		else if (t->awaiting && now > t->deadline)
+			tun_close(t, "!the pod did not take the connection (no challenge within --hold)");
 		else if (t->dialing && now > t->deadline)
 			dial_failed(t, ETIMEDOUT);
 		else if (t->pfd < 0 && now > t->deadline)

@@ -2,10 +2,12 @@
  * connection keeper").  Only in a pod started with `zap run --proxy`
  * (ZAP_PROXY in the environment, kept across exec by exec.c).
  *
- * accept/accept4 on an exposed port read the proxy's OPEN header off the
- * new connection before the program sees it, and remember fd -> (tunnel
- * id, client address); getpeername on it (sock.c) answers the client's
- * address.
+ * accept/accept4 on an exposed port take the proxy's handshake off the
+ * new connection before the program sees it (HELLO, our CHALLENGE, its
+ * OPEN MAC'd over both nonces: include/zap/tunnel.h), and remember fd ->
+ * (tunnel id, client address); getpeername on it (sock.c) answers the
+ * client's address.  A connection that says it is the proxy and fails is
+ * closed, and the program never sees it.
  *
  * Before a checkpoint (every thread stopped) each tunnel records how many
  * stream bytes the program read (consumed = bytes_received - SIOCINQ) and,
@@ -38,7 +40,8 @@
 #include <time.h>
 
 #define MAX_TUNNELS 1024
-#define HEADER_WAIT_MS 2000
+#define HEADER_WAIT_MS 2000 /* the whole inbound handshake */
+#define MSG_SIZE ((uint64_t)sizeof(struct zap_tun_msg))
 #define DRAIN_NS (5ull * 1000000000ull)
 #define TUN_RCVBUF (1 << 20) /* bounds what the proxy's ring must hold */
 #define RESUME_TIMEOUT_S 10
@@ -70,7 +73,7 @@ static struct {
 	int on;
 	struct sockaddr_storage proxy;
 	uint32_t proxylen;
-	uint8_t token[ZAP_TUN_TOKEN];
+	uint8_t key[ZAP_TUN_KEY]; /* the tunnel key, from ZAP_PROXY */
 	char conf[256]; /* $pod/proxy, as `zap run --proxy` wrote it */
 	uint16_t ports[ZAP_TUN_MAX_PORTS];
 	int nports;
@@ -88,7 +91,7 @@ static int hexval(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* ZAP_PROXY=ADDR:PORT/TOKENHEX/PORT,PORT... (numeric, from `zap run`) */
+/* ZAP_PROXY=ADDR:PORT/KEYHEX/PORT,PORT... (numeric, from `zap run`) */
 static void parse_env(const char *v)
 {
 	char buf[512], *tok, *ports;
@@ -98,14 +101,14 @@ static void parse_env(const char *v)
 	*tok++ = 0;
 	if ((ports = strchr(tok, '/')))
 		*ports++ = 0;
-	if (strlen(tok) != 2 * ZAP_TUN_TOKEN)
+	if (strlen(tok) != 2 * ZAP_TUN_KEY)
 		return;
 	zap_fmt(tn.conf, sizeof(tn.conf), "%s\n%s\n", buf, tok);
-	for (int i = 0; i < ZAP_TUN_TOKEN; i++) {
+	for (int i = 0; i < ZAP_TUN_KEY; i++) {
 		int hi = hexval(tok[2 * i]), lo = hexval(tok[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return;
-		tn.token[i] = (uint8_t)(hi << 4 | lo);
+		tn.key[i] = (uint8_t)(hi << 4 | lo);
 	}
 	char *host = buf, *port;
 	if (host[0] == '[') {
@@ -188,31 +191,72 @@ static int exposed(int fd)
 	return 0;
 }
 
-/* The proxy's OPEN header on a new connection: 1 taken, 0 none (the
- * connection is left as it came). */
+/* A nonce from the kernel (raw: the restore path uses it too): 0 or -1. */
+static int nonce(uint8_t *p)
+{
+	for (size_t got = 0; got < ZAP_TUN_NONCE;) {
+		long r = zsys3(SYS_getrandom, p + got, ZAP_TUN_NONCE - got, 0);
+		if (r == -EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* n bytes of c into p (peek: left in the socket) by HEADER_WAIT_MS after
+ * t0: the bytes there (n when complete), or -1 on EOF or an error. */
+static long take(int c, void *p, size_t n, int peek, const struct timespec *t0)
+{
+	size_t got = 0;
+	for (;;) {
+		ssize_t r = recv(c, (char *)p + (peek ? 0 : got), peek ? n : n - got,
+				 MSG_DONTWAIT | (peek ? MSG_PEEK : 0));
+		if (r > 0)
+			got = peek ? (size_t)r : got + (size_t)r;
+		if (got == n || (peek && got >= 4 && *(uint32_t *)p != ZAP_TUN_MAGIC))
+			return (long)got;
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+			return -1;
+		long ms = ms_since(t0);
+		if (ms >= HEADER_WAIT_MS)
+			return (long)got;
+		struct pollfd pf = {c, POLLIN, 0};
+		if (peek && got) /* part of it peeked: poll would say so at once */
+			z_nanosleep_ns(1000000);
+		else
+			poll(&pf, 1, (int)(HEADER_WAIT_MS - ms));
+	}
+}
+
+/* The inbound handshake on a new connection c: 1 a tunnel (*m its OPEN),
+ * 0 not the proxy (no magic within HEADER_WAIT_MS: the connection is left
+ * as it came), -1 it said it was the proxy and failed (close it). */
 static int read_open(int c, struct zap_tun_msg *m)
 {
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		ssize_t n = recv(c, m, sizeof(*m), MSG_PEEK | MSG_DONTWAIT);
-		if (n >= 4 && m->magic != ZAP_TUN_MAGIC)
-			return 0;
-		if (n == (ssize_t)sizeof(*m))
-			break;
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return 0;
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-		if (ms >= HEADER_WAIT_MS)
-			return 0;
-		struct pollfd p = {c, POLLIN, 0};
-		poll(&p, 1, (int)(HEADER_WAIT_MS - ms));
-	}
-	if (m->version != ZAP_TUN_VERSION || m->type != ZAP_TUN_OPEN || !zap_tun_token_eq(m->token, tn.token))
-		return 0;
-	return recv(c, m, sizeof(*m), MSG_WAITALL) == (ssize_t)sizeof(*m);
+	struct zap_tun_msg hello, ch;
+	long n = take(c, &hello, sizeof(hello), 1, &t0);
+	if (n < 4 || hello.magic != ZAP_TUN_MAGIC)
+		return 0; /* silent, closed at once, or not the proxy */
+	if (n != (long)sizeof(hello) || take(c, &hello, sizeof(hello), 0, &t0) != (long)sizeof(hello) ||
+	    !zap_tun_is(&hello, ZAP_TUN_HELLO))
+		return -1;
+	zap_tun_init(&ch, ZAP_TUN_CHALLENGE);
+	if (nonce(ch.nonce) < 0 ||
+	    send(c, &ch, sizeof(ch), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(ch) ||
+	    take(c, m, sizeof(*m), 0, &t0) != (long)sizeof(*m))
+		return -1;
+	return m->type == ZAP_TUN_OPEN && zap_tun_check(tn.key, ch.nonce, hello.nonce, m) ? 1 : -1;
 }
 
 static void remember(int c, const struct zap_tun_msg *m, uint64_t hdr_in, uint64_t hdr_out)
@@ -249,19 +293,30 @@ ZAP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	if (!tn.accept4)
 		return errno = ENOSYS, -1;
-	int c = tn.accept4(fd, addr, len, flags);
-	if (c < 0 || !tn.on || !exposed(fd))
+	socklen_t cap = len ? *len : 0;
+	for (;;) {
+		int c = tn.accept4(fd, addr, len, flags);
+		if (c < 0 || !tn.on || !exposed(fd))
+			return c;
+		int saved = errno;
+		struct zap_tun_msg m;
+		int r = read_open(c, &m);
+		if (r < 0) { /* not for the program: the next connection, or EAGAIN */
+			z_close(c);
+			if (len)
+				*len = cap;
+			continue;
+		}
+		if (r > 0) {
+			/* in: HELLO and OPEN; out: our CHALLENGE */
+			remember(c, &m, 2 * MSG_SIZE, MSG_SIZE);
+			struct tfd *e = find(c);
+			if (e)
+				fill_addr(e, addr, len);
+		}
+		errno = saved;
 		return c;
-	int saved = errno;
-	struct zap_tun_msg m;
-	if (read_open(c, &m)) {
-		remember(c, &m, sizeof(m), 0);
-		struct tfd *e = find(c);
-		if (e)
-			fill_addr(e, addr, len);
 	}
-	errno = saved;
-	return c;
 }
 
 ZAP_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len) { return accept4(fd, addr, len, 0); }
@@ -325,10 +380,29 @@ static int wait_fd(int fd, short events, int ms)
 	}
 }
 
+/* All n bytes to (out) or from non-blocking fd, each wait bounded by ms:
+ * 0, or an errno value (ECONNREFUSED: the proxy went away). */
+static int xfer(int fd, void *p, size_t n, int out, int ms)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t r = out ? send(fd, (char *)p + done, n - done, MSG_NOSIGNAL)
+				: recv(fd, (char *)p + done, n - done, 0);
+		int e;
+		if (r > 0)
+			done += (size_t)r;
+		else if (r < 0 && errno == EAGAIN && (e = wait_fd(fd, out ? POLLOUT : POLLIN, ms)) != 0)
+			return e;
+		else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+			return ECONNREFUSED;
+	}
+	return 0;
+}
+
 /* fd connects to the proxy and asks it for dest: 0, or an errno value. */
 static int dial(int fd, const struct sockaddr *dest, socklen_t len)
 {
-	struct zap_tun_msg m, r;
+	struct zap_tun_msg ch, m, r;
+	uint8_t nc[ZAP_TUN_NONCE];
 	msg_init(&m, ZAP_TUN_CONNECT);
 	m.addrlen = len <= sizeof(m.addr) ? (uint32_t)len : 0;
 	memcpy(m.addr, dest, m.addrlen);
@@ -342,34 +416,25 @@ static int dial(int fd, const struct sockaddr *dest, socklen_t len)
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e)
 			return ECONNREFUSED;
 	}
-	for (size_t done = 0; done < sizeof(m);) {
-		ssize_t n = send(fd, (char *)&m + done, sizeof(m) - done, MSG_NOSIGNAL);
-		if (n > 0)
-			done += (size_t)n;
-		else if (n < 0 && errno == EAGAIN && (e = wait_fd(fd, POLLOUT, RESUME_TIMEOUT_S * 1000)) != 0)
-			return e;
-		else if (n <= 0 && errno != EAGAIN && errno != EINTR)
-			return ECONNREFUSED;
-	}
-	/* the proxy answers once the destination has (its own bound: 10 s) */
-	for (size_t done = 0; done < sizeof(r);) {
-		ssize_t n = recv(fd, (char *)&r + done, sizeof(r) - done, 0);
-		if (n > 0)
-			done += (size_t)n;
-		else if (n < 0 && errno == EAGAIN && (e = wait_fd(fd, POLLIN, 3 * RESUME_TIMEOUT_S * 1000)) != 0)
-			return e;
-		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			return ECONNREFUSED;
-	}
-	if (r.magic != ZAP_TUN_MAGIC || r.type != ZAP_TUN_REPLY)
+	if ((e = xfer(fd, &ch, sizeof(ch), 0, RESUME_TIMEOUT_S * 1000)) != 0)
+		return e;
+	if (nonce(nc) < 0 || zap_tun_answer(tn.key, &ch, nc, &m) < 0)
 		return EPROTO;
+	if ((e = xfer(fd, &m, sizeof(m), 1, RESUME_TIMEOUT_S * 1000)) != 0)
+		return e;
+	/* the proxy answers once the destination has (its own bound: 10 s) */
+	if ((e = xfer(fd, &r, sizeof(r), 0, 3 * RESUME_TIMEOUT_S * 1000)) != 0)
+		return e;
+	if (!zap_tun_reply_ok(tn.key, &ch, &m, &r))
+		return EACCES; /* not the proxy, or it refused our key */
 	if (r.status)
 		return r.status;
 	struct tcp_info ti;
-	uint64_t acked = tcp_info(fd, &ti) == 0 ? ti.tcpi_bytes_acked : sizeof(m) + 1;
+	uint64_t acked = tcp_info(fd, &ti) == 0 ? ti.tcpi_bytes_acked : MSG_SIZE + 1;
 	memcpy(r.addr, dest, m.addrlen);
 	r.addrlen = m.addrlen;
-	remember(fd, &r, sizeof(r), acked);
+	/* in: CHALLENGE and REPLY; out: SYN and CONNECT, acked by the reply */
+	remember(fd, &r, 2 * MSG_SIZE, acked);
 	return 0;
 }
 
@@ -540,11 +605,7 @@ void zap_tunnel_before_dump(void)
 
 static void msg_init(struct zap_tun_msg *m, int type)
 {
-	memset(m, 0, sizeof(*m));
-	m->magic = ZAP_TUN_MAGIC;
-	m->version = ZAP_TUN_VERSION;
-	m->type = (uint16_t)type;
-	memcpy(m->token, tn.token, sizeof(m->token));
+	zap_tun_init(m, type);
 	/* after a restore, before checkpoint.c takes the restored pod's name */
 	const struct zap_restore_info *ri = &zap_restore_info;
 	zap_fmt(m->name, sizeof(m->name), "%s",
@@ -560,9 +621,10 @@ static void write_conf(void)
 	const char *pod = ri->pod[0] ? ri->pod : zap_self.pod;
 	char path[1200];
 	zap_fmt(path, sizeof(path), "%s/pods/%s/%s", home, pod, ZAP_POD_PROXY);
-	long fd = z_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	long fd = z_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
+	zsys2(SYS_fchmod, fd, 0600); /* it holds the tunnel key */
 	z_write((int)fd, tn.conf, strlen(tn.conf));
 	z_close((int)fd);
 }
@@ -584,12 +646,22 @@ static long proxy_connect(void)
 	return s;
 }
 
-static long send_msg(long s, const struct zap_tun_msg *m, struct zap_tun_msg *reply)
+static long recv_msg(long s, struct zap_tun_msg *m)
 {
+	return zsys6(SYS_recvfrom, s, (long)m, sizeof(*m), MSG_WAITALL, 0, 0) == (long)sizeof(*m) ? 0 : -EIO;
+}
+
+/* m to the proxy on s, answered to its challenge, and its reply checked:
+ * 0, or -errno (the proxy's status when it said no). */
+static long send_msg(long s, struct zap_tun_msg *m, struct zap_tun_msg *reply)
+{
+	struct zap_tun_msg ch;
+	uint8_t nc[ZAP_TUN_NONCE];
+	if (recv_msg(s, &ch) < 0 || nonce(nc) < 0 || zap_tun_answer(tn.key, &ch, nc, m) < 0)
+		return -EPROTO;
 	if (z_write((int)s, m, sizeof(*m)) != (long)sizeof(*m))
 		return -EIO;
-	long n = zsys6(SYS_recvfrom, s, (long)reply, sizeof(*reply), MSG_WAITALL, 0, 0);
-	if (n != (long)sizeof(*reply) || reply->magic != ZAP_TUN_MAGIC || reply->type != ZAP_TUN_REPLY)
+	if (recv_msg(s, reply) < 0 || !zap_tun_reply_ok(tn.key, &ch, m, reply))
 		return -EPROTO;
 	return reply->status ? -(long)reply->status : 0;
 }
@@ -610,7 +682,7 @@ void zap_tunnel_after_restore(void)
 		m.written = e->written;
 		m.status = e->lossy; /* the proxy refuses a tunnel that lost bytes */
 		long s = reachable ? proxy_connect() : -ECONNREFUSED;
-		uint64_t acked = sizeof(m);
+		uint64_t acked = MSG_SIZE;
 		struct tcp_info ti;
 		if (s < 0) {
 			reachable = 0;
@@ -637,7 +709,7 @@ void zap_tunnel_after_restore(void)
 		e->ino = ino_of(e->fd);
 		put_epoll_regs(e);
 		e->off_in = e->consumed;
-		e->hdr_in = sizeof(r);
+		e->hdr_in = 2 * MSG_SIZE; /* the CHALLENGE and the REPLY */
 		e->off_out = e->written;
 		e->hdr_out = acked;
 		e->saved = 0;

@@ -5,15 +5,21 @@
 # end not one byte was lost or doubled either way, and the program's
 # getpeername named the real client.  Then the same the other way round: a
 # client in a pod connects out, through the proxy, to a server outside.
-# One host, loopback addresses (and one /32 on lo for the outside server).
+# First, the authentication (include/zap/tunnel.h, tunauth.py): a wrong key,
+# a replayed REGISTER and OPEN, a proxy without the key, a peer that does not
+# answer the pod's challenge.  One host, loopback addresses (and a test host
+# of its own for the outside server).
 . "$(dirname "$0")/lib.sh"
 PROXY=$B/bin/zap-proxy
 [ -x "$PROXY" ] || fail "no $PROXY"
 ROUNDS=${ROUNDS:-5}
 # addresses of our own on loopback: the proxy's and the pod's ports do not meet
 PA=127.0.$((RANDOM % 200 + 30)).$((RANDOM % 200 + 30))
-CP=$(free_ports 4) || fail "no free ports"
+CP=$(free_ports 7) || fail "no free ports"
 P=$((CP + 1))
+# CP + 2: the outbound part's server; the authentication part's ports:
+PE=$((CP + 3)) RP=$((CP + 4)) FP=$((CP + 5)) PR=$((CP + 6))
+TUNAUTH=$TOP/tests/integration/tunauth.py
 head -c 32 /dev/urandom > key
 "$PROXY" --listen "$PA:$CP" --key key --hold 60 -v 2> proxy.err &
 proxy=$!
@@ -24,6 +30,49 @@ head -c 32 /dev/urandom > badkey
 "$ZAP" run --pod bad --proxy "$PA:$CP" --key badkey --expose "$P" -- true 2> bad.err &&
 	fail "zap run with a wrong key worked"
 grep -q "wrong key" bad.err || fail "no 'wrong key' from zap run: $(cat bad.err)"
+wait_for "grep -q 'refused a control connection from .*authentication failed' proxy.err" 5 ||
+	fail "the proxy did not log the wrong key: $(tail -3 proxy.err)"
+
+# a REGISTER seen on the wire (a relay in the middle), sent again: refused,
+# logged, and the pod stays where it registered from
+python3 "$TUNAUTH" relay "$RP" "$PA:$CP" > relay.out 2> relay.err &
+wait_for "grep -q listening relay.out" 10 || fail "the relay did not start: $(cat relay.err)"
+"$ZAP" run --pod rp --proxy "127.0.0.1:$RP" --key key --expose "$PR" -- true 2> rp.err ||
+	fail "zap run through a relay failed: $(cat rp.err)"
+wait_for "grep -q replayed relay.out" 10 || fail "the relay did not replay: $(cat relay.out relay.err)"
+grep -q "replayed REGISTER: status 13, challenge new" relay.out ||
+	fail "a replayed REGISTER was not refused: $(cat relay.out relay.err)"
+[ "$(grep -c 'pod rp registered' proxy.err)" = 1 ] || fail "the replayed REGISTER was taken: $(grep 'pod rp' proxy.err)"
+[ "$(grep -c 'refused a control connection from .*authentication failed' proxy.err)" = 2 ] ||
+	fail "the proxy did not log the replay: $(tail -3 proxy.err)"
+
+# a proxy without the key cannot pass for the real one
+python3 "$TUNAUTH" fakeproxy "$FP" > fake.out 2> fake.err &
+wait_for "grep -q listening fake.out" 10 || fail "the fake proxy did not start: $(cat fake.err)"
+"$ZAP" run --pod fk --proxy "127.0.0.1:$FP" --key key -- true 2> fk.err && fail "zap run believed a fake proxy"
+grep -q "authentication failed" fk.err || fail "zap run did not find the fake proxy out: $(cat fk.err)"
+grep -q "fake answered REGISTER" fake.out || fail "the fake proxy saw no REGISTER: $(cat fake.out fake.err)"
+
+# the pod's side of OPEN, at the pod's own port: a right OPEN is taken (its
+# client address is what the program's getpeername says); the same bytes
+# again, an OPEN with another key and a HELLO that leaves the challenge
+# unanswered are closed (the last within the 2 s bound) and the program
+# never sees them; a connection that does not speak the protocol is the
+# program's as it came
+( "$ZAP" run --pod auth --proxy "$PA:$CP" --key key --expose "$PE" -- \
+	"$PROGS/echosum" --echo "127.0.0.1:$PE" "$T/areport" | cat > auth.0 ) 2> auth.run.err &
+wait_for "grep -q listening auth.0" 10 || fail "the auth pod did not start: $(cat auth.run.err)"
+timeout 30 python3 "$TUNAUTH" open key "127.0.0.1:$PE" > open.out 2> open.err ||
+	fail "tunauth.py open: $(cat open.out open.err)"
+for want in "good echoed" "replay closed" "wrongkey closed" "silent closed after [23]\." "plain echoed"; do
+	grep -q "^$want" open.out || fail "expected '$want': $(cat open.out)"
+done
+wait_for "[ \$(lines $T/areport) -ge 2 ]" 5 || fail "echosum did not report: $(cat areport 2>/dev/null)"
+sleep 0.2
+[ "$(lines areport)" = 2 ] || fail "the program saw connections it should not have: $(cat areport)"
+grep -q "^peer 10.9.8.7:4321 received 4 sent 4 ok" areport || fail "the tunnel's client: $(head -1 areport)"
+grep -q "^peer 127.0.0.1:" areport || fail "the plain connection: $(tail -1 areport)"
+note "authentication: wrong key, replayed REGISTER and OPEN, fake proxy, unanswered challenge: refused"
 
 # a pod of two processes (a shell and its child, the server), checkpointed
 # by the pod coordinator; the outbound part below is a pod of one

@@ -1,8 +1,6 @@
-/* netproxy/loop.c, the epoll loop, and the tunnel wire format's key token
- * (include/zap/tunnel.h). */
+/* netproxy/loop.c, the epoll loop. */
 #include "unit.h"
 #include "loop.h"
-#include "zap/tunnel.h"
 
 #include <string.h>
 #include <sys/socket.h>
@@ -77,27 +75,12 @@ START_TEST(loop_mask_and_tick)
 }
 END_TEST
 
-START_TEST(loop_token)
-{
-	uint8_t a[ZAP_TUN_TOKEN], b[ZAP_TUN_TOKEN], c[ZAP_TUN_TOKEN];
-	const char k1[] = "0123456789abcdef0123456789abcdef", k2[] = "0123456789abcdef0123456789abcdeF";
-	zap_tun_token(k1, 32, a);
-	zap_tun_token(k1, 32, b);
-	zap_tun_token(k2, 32, c);
-	ck_assert(zap_tun_token_eq(a, b));
-	ck_assert(!zap_tun_token_eq(a, c)); /* one bit of the key */
-	ck_assert(memcmp(a, a + 8, 8) != 0); /* the two halves differ */
-	ck_assert_uint_eq(sizeof(struct zap_tun_msg), 184);
-}
-END_TEST
-
 static Suite *loop_suite(void)
 {
 	Suite *s = suite_create("loop");
 	TCase *tc = zt_tcase(s, "loop", 0);
 	tcase_add_test(tc, loop_read_and_stop);
 	tcase_add_test(tc, loop_mask_and_tick);
-	tcase_add_test(zt_tcase(s, "token", 0), loop_token);
 	return s;
 }
 ZT_SUITE(loop_suite);

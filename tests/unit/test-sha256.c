@@ -174,6 +174,32 @@ START_TEST(sha_digest_eq)
 }
 END_TEST
 
+/* The handshakes' proof is the HMAC of label | na | nb | msg, whatever
+ * pieces it is given in. */
+START_TEST(sha_hmac_proof)
+{
+	const char key[] = "a key of some thirty-two bytes..", label[] = "a label";
+	uint8_t na[ZAP_NONCE_LEN], nb[ZAP_NONCE_LEN], all[256], want[32], got[32];
+	for (int i = 0; i < ZAP_NONCE_LEN; i++)
+		na[i] = (uint8_t)i, nb[i] = (uint8_t)(0xff - i);
+	const char msg[] = "the message";
+	size_t n = 0;
+	memcpy(all + n, label, strlen(label)), n += strlen(label);
+	memcpy(all + n, na, sizeof(na)), n += sizeof(na);
+	memcpy(all + n, nb, sizeof(nb)), n += sizeof(nb);
+	zap_hmac_sha256(key, strlen(key), all, n, want);
+	zap_hmac_proof(key, strlen(key), label, na, nb, NULL, 0, got);
+	ck_assert(zap_digest_eq(want, got, 32));
+	memcpy(all + n, msg, strlen(msg)), n += strlen(msg);
+	zap_hmac_sha256(key, strlen(key), all, n, want);
+	zap_hmac_proof(key, strlen(key), label, na, nb, msg, strlen(msg), got);
+	ck_assert(zap_digest_eq(want, got, 32));
+	/* the nonces' order matters */
+	zap_hmac_proof(key, strlen(key), label, nb, na, msg, strlen(msg), got);
+	ck_assert(!zap_digest_eq(want, got, 32));
+}
+END_TEST
+
 static Suite *sha256_suite(void)
 {
 	Suite *s = suite_create("sha256");
@@ -185,6 +211,7 @@ static Suite *sha256_suite(void)
 	tc = zt_tcase(s, "hmac", 0);
 	tcase_add_loop_test(tc, sha_hmac_rfc4231, 0, 7);
 	tcase_add_test(tc, sha_digest_eq);
+	tcase_add_test(tc, sha_hmac_proof);
 	return s;
 }
 ZT_SUITE(sha256_suite);

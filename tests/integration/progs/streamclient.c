@@ -3,6 +3,8 @@
  * stop; then half-closes and reads to the server's EOF.
  *   streamclient [--rate MB/s] [--stop FILE] [--seconds S] ADDR:PORT
  *   streamclient --pingpong N ADDR:PORT      (against echosum --echo)
+ *   streamclient --connects N ADDR:PORT      N new connections, each timed from
+ *                                            connect to its first echoed byte
  *   --raw: bytes only, no stream checks (for throughput, against echosum --raw
  *   or, to send only, --sink); --down: --raw, and only receive
  * Prints "local ADDR:PORT" first, then one result line; exits 0 only if no
@@ -52,11 +54,50 @@ static int pingpong(int c, long n)
 	return 0;
 }
 
+static int connect_to(const struct sockaddr_in *a)
+{
+	int c = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	if (c < 0 || connect(c, (const struct sockaddr *)a, sizeof(*a)) < 0) {
+		printf("error: connect: %s\n", strerror(errno));
+		if (c >= 0)
+			close(c);
+		return -1;
+	}
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return c;
+}
+
+/* Connection set-up: connect, one byte there and back, close (and wait for
+ * the server's EOF, so that it is back in accept for the next one). */
+static int connects(const struct sockaddr_in *a, long n)
+{
+	double *t = calloc((size_t)n, sizeof(double));
+	char b = 'x';
+	for (long i = 0; i < n; i++) {
+		double t0 = now();
+		int c = connect_to(a);
+		if (c < 0)
+			return 1;
+		if (write(c, &b, 1) != 1 || read(c, &b, 1) != 1) {
+			printf("error: connects: %s\n", strerror(errno));
+			return 1;
+		}
+		t[i] = (now() - t0) * 1e6;
+		shutdown(c, SHUT_WR);
+		while (read(c, &b, 1) > 0)
+			;
+		close(c);
+	}
+	qsort(t, (size_t)n, sizeof(double), cmp_d);
+	printf("connects n %ld median_us %.1f p99_us %.1f ok\n", n, t[n / 2], t[n * 99 / 100]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	double rate = 0, seconds = 0;
 	const char *stop = NULL;
-	long pp = 0;
+	long pp = 0, nconn = 0;
 	int i = 1, raw = 0, down = 0;
 	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
 		if (!strcmp(argv[i], "--raw") || !strcmp(argv[i], "--down")) {
@@ -71,20 +112,22 @@ int main(int argc, char **argv)
 			seconds = atof(argv[i + 1]);
 		else if (!strcmp(argv[i], "--pingpong"))
 			pp = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--connects"))
+			nconn = atol(argv[i + 1]);
 	}
 	if (argc - i != 1) {
-		fprintf(stderr, "usage: streamclient [--rate MB/s] [--stop FILE] [--seconds S] ADDR:PORT\n");
+		fprintf(stderr, "usage: streamclient [--rate MB/s] [--stop FILE] [--seconds S] [--pingpong N]\n"
+				"                    [--connects N] ADDR:PORT\n");
 		return 2;
 	}
 	struct sockaddr_in a;
 	if (stream_addr(argv[i], &a) < 0)
 		return 2;
-	int c = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-	if (connect(c, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		printf("error: connect %s: %s\n", argv[i], strerror(errno));
+	if (nconn > 0)
+		return connects(&a, nconn);
+	int c = connect_to(&a);
+	if (c < 0)
 		return 1;
-	}
-	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct sockaddr_in me;
 	socklen_t mlen = sizeof(me);
 	getsockname(c, (struct sockaddr *)&me, &mlen);
