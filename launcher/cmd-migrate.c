@@ -224,6 +224,36 @@ static int send_file_end(struct migrate *m, struct send_file *f)
 	return zap_conn_send(&m->conn, ZAP_MSG_FILE_END, head, 8, NULL, 0, m->err, sizeof(m->err));
 }
 
+/* The held checkpoint writes over the pages of an image the pod has no
+ * more use for, instead of allocating new ones (several times faster on
+ * tmpfs: design-notes, "the spare image"): the spare of its periodic
+ * checkpoints, or else its last image, which the checkpoint about to be
+ * taken supersedes.  After a move the pod has no image here (it runs
+ * elsewhere: an image here could only give it a second life); after a
+ * failed one the held checkpoint becomes its last image. */
+static void migrate_take_spare(const char *pod, const char *image)
+{
+	char dir[PATH_MAX], spare[PATH_MAX + 16], from[PATH_MAX + 16];
+	zap_pod_dir(pod, dir, sizeof(dir));
+	snprintf(spare, sizeof(spare), "%s.spare", image);
+	if (access(spare, F_OK) == 0)
+		return;
+	snprintf(from, sizeof(from), "%s/" ZAP_POD_IMAGE ".spare", dir);
+	if (rename(from, spare) == 0)
+		return;
+	snprintf(from, sizeof(from), "%s/" ZAP_POD_IMAGE, dir);
+	rename(from, spare);
+}
+
+static void migrate_keep_image(const char *pod, const char *image)
+{
+	char dir[PATH_MAX], last[PATH_MAX + 16];
+	zap_pod_dir(pod, dir, sizeof(dir));
+	snprintf(last, sizeof(last), "%s/" ZAP_POD_IMAGE, dir);
+	if (access(image, F_OK) == 0 && access(last, F_OK) < 0)
+		rename(image, last);
+}
+
 /* Page data after META, unless ZAP_MIGRATE_WHOLE=1 (bench/migrate.sh's
  * comparison): then every file goes whole and in order, and zapd restarts
  * the pod only after END. */
@@ -452,6 +482,7 @@ static int migrate_exec(int argc, char **argv)
 	zap_pod_dir(pod, m.image, sizeof(m.image));
 	strncat(m.image, "/migrate-image", sizeof(m.image) - strlen(m.image) - 1);
 	zap_imgdir_remove(m.image); /* a failed move's */
+	migrate_take_spare(pod, m.image);
 
 	struct zap_result res;
 	m.t_stop = mono_s();
@@ -483,6 +514,7 @@ static int migrate_exec(int argc, char **argv)
 		if (frozen > 0)
 			zap_proxy_freeze(pod, 0);
 		zap_err("%s\nzap migrate: pod '%s' was not moved and runs on here", m.err, pod);
+		migrate_keep_image(pod, m.image);
 		goto out;
 	}
 	migrate_progress_clear(&m);
@@ -509,6 +541,9 @@ static int migrate_exec(int argc, char **argv)
 	}
 out:
 	zap_imgdir_remove(m.image);
+	char spare[PATH_MAX + 16];
+	snprintf(spare, sizeof(spare), "%s.spare", m.image);
+	zap_imgdir_remove(spare);
 	zap_conn_close(&m.conn);
 	if (lock >= 0)
 		close(lock);
