@@ -325,12 +325,18 @@ static void stream_set_state(struct peer *p, uint32_t state)
 	stream_wake(p->sp);
 }
 
-/* What file i has in one piece from its start, for its restorer. */
+/* What file i has in one piece from its start, for its restorer: every
+ * ZAPD_PUBLISH_STEP, and when the file is complete, so that a restorer
+ * waiting for a 2 MiB piece is woken a few times, not once per frame. */
+#define ZAPD_PUBLISH_STEP (512u << 10)
 static void stream_publish(struct peer *p, int i)
 {
 	if (!p->sp || i >= (int)p->sp->nfiles)
 		return;
-	__atomic_store_n(&p->sp->file[i].avail, p->file[i].prefix, __ATOMIC_RELEASE);
+	struct rfile *f = &p->file[i];
+	if (f->prefix < f->size && f->prefix - p->sp->file[i].avail < ZAPD_PUBLISH_STEP)
+		return;
+	__atomic_store_n(&p->sp->file[i].avail, f->prefix, __ATOMIC_RELEASE);
 	stream_wake(p->sp);
 }
 
