@@ -20,8 +20,9 @@ RESTORER_BASE := 0x6a0000000000
 
 CKPT_SRC := $(wildcard ckpt/*.c)
 PRELOAD_SRC := $(wildcard preload/*.c)
-# zapd: its main and its event loop; the protocol (proto.c) it shares with zap
-ZAPD_SRC := launcher/zapd.c launcher/evloop.c
+# zapd: its main; the protocol (proto.c) it shares with zap, the event loop
+# (netproxy/loop.c) with zap-proxy
+ZAPD_SRC := launcher/zapd.c
 LAUNCHER_SRC := $(filter-out launcher/restorer.c $(ZAPD_SRC),$(wildcard launcher/*.c))
 NETPROXY_SRC := $(wildcard netproxy/*.c)
 
@@ -29,7 +30,7 @@ CKPT_OBJ := $(CKPT_SRC:%.c=$(B)/obj/%.o)
 CKPT_MUSL_OBJ := $(CKPT_SRC:%.c=$(B)/musl/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/obj/%.o)
 LAUNCHER_OBJ := $(LAUNCHER_SRC:%.c=$(B)/obj/%.o)
-ZAPD_OBJ := $(ZAPD_SRC:%.c=$(B)/obj/%.o) $(B)/obj/launcher/proto.o
+ZAPD_OBJ := $(ZAPD_SRC:%.c=$(B)/obj/%.o) $(B)/obj/launcher/proto.o $(B)/obj/netproxy/loop.o
 NETPROXY_OBJ := $(NETPROXY_SRC:%.c=$(B)/obj/%.o)
 
 LIBCKPT := $(B)/lib/libzapckpt.a
@@ -55,7 +56,7 @@ bench-deps:
 # ---- the pieces ----
 $(B)/obj/%.o: %.c $(wildcard include/zap/*.h ckpt/*.h preload/*.h launcher/*.h netproxy/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(if $(filter ckpt/% preload/%,$<),$(CKPT_CFLAGS) -Ipreload,$(CFLAGS) -Ilauncher) -c $< -o $@
+	$(CC) $(if $(filter ckpt/% preload/%,$<),$(CKPT_CFLAGS) -Ipreload,$(CFLAGS) -Ilauncher -Inetproxy) -c $< -o $@
 
 $(B)/musl/%.o: %.c $(wildcard include/zap/*.h ckpt/*.h)
 	@mkdir -p $(dir $@)

@@ -2,9 +2,10 @@
  * (docs/protocol.md), answers status requests with the host's load, and
  * receives pod images into $ZAP_HOME/incoming/ID/, verifies them end to
  * end, restarts them with `zap restart` and tells the migrating side when
- * the pod runs (or why it does not).  One epoll loop (evloop.c); every
+ * the pod runs (or why it does not).  One epoll loop (netproxy/loop.c, the
+ * one zap-proxy runs on); every
  * peer is a small state machine fed by whole frames. */
-#include "evloop.h"
+#include "loop.h"
 #include "imgdir.h"
 #include "proto.h"
 #include "util.h"
@@ -112,7 +113,7 @@ static struct {
 	struct peer *peers;
 	uint64_t exit_after; /* ZAPD_TEST_EXIT_AFTER */
 	uint64_t received;   /* image bytes, all peers */
-	struct zap_ev ev;
+	struct zl *loop;
 } zd;
 
 static volatile sig_atomic_t zapd_stop;
@@ -441,7 +442,7 @@ static void peer_free(struct peer *p)
 		restart_abort(p);
 	}
 	peer_drop_transfer(p);
-	zap_ev_del(&zd.ev, p->fd);
+	zl_unwatch(zd.loop, p->fd);
 	close(p->fd);
 	for (struct peer **pp = &zd.peers; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
@@ -544,6 +545,8 @@ static void do_begin(struct peer *p, const uint8_t *frame, uint32_t len)
 	peer_send(p, ZAP_MSG_OK, text, (uint32_t)strlen(text), NULL, 0);
 }
 
+static void on_tick(struct zl *l, void *arg);
+
 static void restart_start(struct peer *p)
 {
 	char poddir[PATH_MAX + 128], log[PATH_MAX + 160];
@@ -589,7 +592,7 @@ static void restart_start(struct peer *p)
 	close(logfd);
 	p->child = child;
 	p->restart_deadline = zapd_now() + ZAPD_RESTART_S;
-	zd.ev.tick_ms = ZAPD_TICK_BUSY_MS;
+	zl_every(zd.loop, ZAPD_TICK_BUSY_MS, on_tick, NULL);
 	if (p->sp)
 		zapd_log(p->addr, "pod '%s': all but its page data in and verified in %.2f s; restarting while "
 			 "the pages arrive (zap restart, pid %d, log %s)", p->pod, zapd_now() - p->started,
@@ -813,12 +816,12 @@ static int peer_closing(struct peer *p)
 	return 1;
 }
 
-static void on_peer(struct zap_ev *ev, int fd, uint32_t events, void *arg)
+static void on_peer(struct zl *l, int fd, void *arg, int mask)
 {
-	(void)ev;
+	(void)l;
 	(void)fd;
 	struct peer *p = arg;
-	if (events & EPOLLOUT)
+	if (mask & ZL_WRITE)
 		peer_flush(p);
 	const size_t cap = ZAP_PROTO_HDR + ZAP_PROTO_MAX_PAYLOAD;
 	/* a few MiB per wake-up, so one sender does not starve the others */
@@ -855,12 +858,12 @@ static void on_peer(struct zap_ev *ev, int fd, uint32_t events, void *arg)
 	}
 	if (peer_closing(p))
 		return;
-	zap_ev_set(&zd.ev, p->fd, EPOLLIN | (p->nout ? EPOLLOUT : 0), on_peer, p);
+	zl_mask(zd.loop, p->fd, ZL_READ | (p->nout ? ZL_WRITE : 0));
 }
 
-static void on_listen(struct zap_ev *ev, int fd, uint32_t events, void *arg)
+static void on_listen(struct zl *l, int fd, void *arg, int mask)
 {
-	(void)events;
+	(void)mask;
 	(void)arg;
 	for (;;) {
 		struct sockaddr_storage ss;
@@ -889,7 +892,7 @@ static void on_listen(struct zap_ev *ev, int fd, uint32_t events, void *arg)
 		zap_addr_str((struct sockaddr *)&ss, p->addr, sizeof(p->addr));
 		p->next = zd.peers;
 		zd.peers = p;
-		if (zap_ev_set(ev, c, EPOLLIN, on_peer, p) < 0) {
+		if (zl_watch(l, c, ZL_READ, on_peer, p) < 0) {
 			zapd_log(p->addr, "epoll: %s", strerror(errno));
 			peer_free(p);
 		}
@@ -945,13 +948,11 @@ static void restart_done(struct peer *p, pid_t pid)
 	restart_answer(p, 0, pid, "");
 }
 
-static void on_tick(struct zap_ev *ev, int fd, uint32_t events, void *arg)
+static void on_tick(struct zl *l, void *arg)
 {
-	(void)fd;
-	(void)events;
 	(void)arg;
 	if (zapd_stop)
-		ev->stop = 1;
+		zl_stop(l);
 	int st;
 	pid_t w;
 	while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
@@ -971,13 +972,13 @@ static void on_tick(struct zap_ev *ev, int fd, uint32_t events, void *arg)
 		restart_answer(p, code ? code : ZAP_EXIT_FAIL, 0, tail);
 	}
 	double now = zapd_now();
-	ev->tick_ms = ZAPD_TICK_MS;
+	int tick_ms = ZAPD_TICK_MS;
 	for (struct peer *p = zd.peers, *next; p; p = next) {
 		next = p->next;
 		if (p->state == P_RECV && p->child > 0) {
-			ev->tick_ms = ZAPD_TICK_BUSY_MS; /* a restart during the transfer: its end is news */
+			tick_ms = ZAPD_TICK_BUSY_MS; /* a restart during the transfer: its end is news */
 		} else if (p->state == P_RESTART) {
-			ev->tick_ms = ZAPD_TICK_BUSY_MS;
+			tick_ms = ZAPD_TICK_BUSY_MS;
 			pid_t pid = pod_resumed(p->pod);
 			if (pid) {
 				restart_done(p, pid);
@@ -995,8 +996,9 @@ static void on_tick(struct zap_ev *ev, int fd, uint32_t events, void *arg)
 		if (p->state == P_CLOSING && p->nout && now - p->last > ZAPD_IDLE_S)
 			p->nout = 0; /* it does not read its answer */
 		if (!peer_closing(p) && p->nout)
-			zap_ev_set(ev, p->fd, EPOLLIN | EPOLLOUT, on_peer, p);
+			zl_mask(l, p->fd, ZL_READ | ZL_WRITE);
 	}
+	zl_every(l, tick_ms, on_tick, NULL);
 }
 
 /* ---- set-up ---- */
@@ -1104,14 +1106,15 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal; /* no SA_RESTART: epoll_wait returns */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	if (zap_ev_init(&zd.ev, ZAPD_TICK_MS, on_tick, NULL) < 0 ||
-	    zap_ev_set(&zd.ev, zd.lfd, EPOLLIN, on_listen, NULL) < 0) {
+	zd.loop = zl_new();
+	if (!zd.loop || zl_watch(zd.loop, zd.lfd, ZL_READ, on_listen, NULL) < 0) {
 		fprintf(stderr, "zapd: epoll: %s\n", strerror(errno));
 		return ZAP_EXIT_FAIL;
 	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	zapd_log(NULL, "listening on %s, state in %s", zd.listen_addr, zd.home);
-	if (zap_ev_run(&zd.ev) < 0) {
+	zl_every(zd.loop, ZAPD_TICK_MS, on_tick, NULL);
+	if (zl_run(zd.loop) < 0) {
 		zapd_log(NULL, "epoll_wait: %s", strerror(errno));
 		return ZAP_EXIT_FAIL;
 	}

@@ -1,5 +1,5 @@
 /* One small epoll loop (after redis' ae.c): a handler per fd, one periodic
- * timer, level-triggered.  Shared by zap-proxy, and meant for zapd and
+ * timer, level-triggered.  Shared by zap-proxy and zapd, and meant for
  * zap-schedd too. */
 #ifndef ZAP_LOOP_H
 #define ZAP_LOOP_H
