@@ -83,32 +83,6 @@ static struct zap_pod_proc *find_real(struct ckpt_run *c, pid_t real)
 }
 
 /* State, parent and exit code from /proc/PID/stat (fields 3, 4, 52). */
-static int read_stat(pid_t pid, char *state, pid_t *ppid, int *exit_code)
-{
-	char path[64], buf[4096];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return -1;
-	p += 2;
-	*state = *p;
-	int field = 3;
-	long v[53] = {0};
-	for (char *tok = strtok(p, " "); tok && field <= 52; tok = strtok(NULL, " "), field++)
-		v[field] = field == 3 ? 0 : strtol(tok, NULL, 10);
-	*ppid = (pid_t)v[4];
-	*exit_code = (int)v[52];
-	return 0;
-}
-
 static int add_member(struct ckpt_run *c, pid_t real)
 {
 	if (c->nprocs >= MAX_PROCS) {
@@ -190,7 +164,7 @@ static int find_children(struct ckpt_run *c)
 		char state;
 		pid_t ppid;
 		int code;
-		if (pid <= 0 || find_real(c, pid) || read_stat(pid, &state, &ppid, &code) < 0)
+		if (pid <= 0 || find_real(c, pid) || zap_proc_stat(pid, &state, &ppid, &code) < 0)
 			continue;
 		struct zap_pod_proc *parent = find_real(c, ppid);
 		if (!parent || parent->zombie)
@@ -290,7 +264,7 @@ static int wait_all(struct ckpt_run *c, const char *what, const char *doing, int
 			char state;
 			pid_t ppid;
 			int code;
-			if (!strcmp(what, "stopped") && read_stat(p->real, &state, &ppid, &code) == 0 &&
+			if (!strcmp(what, "stopped") && zap_proc_stat(p->real, &state, &ppid, &code) == 0 &&
 			    state == 'Z') {
 				/* it ended before it took the signal: a zombie of the pod */
 				struct zap_pod_proc *parent = find_real(c, ppid);
@@ -718,7 +692,7 @@ static void pod_ckpt_finish(struct ckpt_run *c, int kill_after)
 				char state;
 				pid_t pp;
 				int code;
-				if (read_stat(c->procs[i].real, &state, &pp, &code) == 0 && state == 'Z')
+				if (zap_proc_stat(c->procs[i].real, &state, &pp, &code) == 0 && state == 'Z')
 					break;
 				usleep(1000);
 			}

@@ -494,6 +494,28 @@ struct proc_entry {
 	char state;
 };
 
+int zap_proc_stat(pid_t pid, char *state, pid_t *ppid, int *exit_code)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	/* the name may hold spaces and parentheses: the fields start after the last ')' */
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -1;
+	p += 2;
+	*state = *p;
+	int field = 3;
+	long v[53] = {0};
+	for (char *tok = strtok(p, " "); tok && field <= 52; tok = strtok(NULL, " "), field++)
+		v[field] = field == 3 ? 0 : strtol(tok, NULL, 10);
+	*ppid = (pid_t)v[4];
+	if (exit_code)
+		*exit_code = (int)v[52];
+	return 0;
+}
+
 static int scan_procs(struct proc_entry **out)
 {
 	DIR *d = opendir("/proc");
@@ -501,15 +523,10 @@ static int scan_procs(struct proc_entry **out)
 	int n = 0, cap = 0;
 	*out = NULL;
 	while (d && (e = readdir(d))) {
-		char path[300], buf[512];
 		if (e->d_name[0] < '1' || e->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if (read_small(path, buf, sizeof(buf)) <= 0)
-			continue;
-		const char *rp = strrchr(buf, ')');
 		struct proc_entry p = {(pid_t)atoi(e->d_name), 0, 0};
-		if (!rp || sscanf(rp + 1, " %c %d", &p.state, &p.ppid) != 2)
+		if (zap_proc_stat(p.pid, &p.state, &p.ppid, NULL) < 0)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 512;

@@ -61,6 +61,9 @@ int zap_pod_maps_have_preload(pid_t pid);
  * all their live descendants (forked children register nowhere).  How
  * many were put in out. */
 int zap_pod_processes(const char *pod, pid_t *out, int max);
+/* Fields of /proc/PID/stat: state, parent, and (exit_code, may be NULL) the
+ * exit status a zombie left. */
+int zap_proc_stat(pid_t pid, char *state, pid_t *ppid, int *exit_code);
 /* Whether the preload still runs in a member (not after it exec'd a
  * static or setuid program). */
 int zap_pod_member_has_preload(const char *pod, pid_t pid);
