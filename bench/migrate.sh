@@ -10,7 +10,9 @@
 # at most 300 ms for 64 MiB with stop-and-copy.  Two ways of moving
 # alternate in the same run (split: the restart begins before the pages are
 # in, the default; whole: the image whole first, then the restart), each
-# beside a native copy of the same bytes between the same two hosts.
+# beside a native copy of the same bytes between the same two hosts.  Then
+# the pause a client sees through zap-proxy on a third host, against the
+# same heap sizes.
 # Part of `make bench` (bench/run.sh calls it at the end), or alone:
 #   bash bench/migrate.sh
 # Needs root (network namespaces); says so and exits 0 otherwise.
@@ -61,8 +63,13 @@ mkdir -p "$T/home" "$B/bench" || fail "cannot create $T"
 hosts_init
 host_add a 1
 host_add b 2
+host_add c 3
 host_zapd a
 host_zapd b
+# the client-visible pause: zap-proxy on c, where the client runs too
+C=$(host_addr c) CP=7300
+( on c "$B/bin/zap-proxy" --listen "$C:$CP" --key "$HOSTS_KEY" --hold 60 ) 2> "$T/proxy.err" &
+wait_for "grep -q listening $T/proxy.err" 10 || fail "zap-proxy did not start on c: $(cat "$T/proxy.err")"
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
@@ -166,6 +173,65 @@ printf "$rows" | while read -r s mode n img tot pause ck xf rs net; do
 	tgt=-
 	[ "$s" = 64 ] && [ "$mode" = split ] && tgt=$(awk -v p="$pause" 'BEGIN { print (p != "-" && p <= 300) ? "<=300 PASS" : "<=300 FAIL" }')
 	printf "%-8s %-5s %2s %9s %9s %9s %11s %9s %9s %9s %9s %14s\n" "$s MiB" "$mode" "$n" "$mib" "$tot" "$pause" "$ck" "$xf" "$rs" "$net" "$ratio" "$tgt"
+done
+
+# The pause as a client sees it: a pod of two processes on a, bigmem with M
+# MiB and echosum --echo exposed through zap-proxy on c; a client on c
+# doing 1-byte round trips through the proxy without pause while the pod
+# moves; its longest round trip is the pause it saw.  BENCH_MIGRATE_CLIENT_REPS
+# moves per size (default 3).
+CREPS=${BENCH_MIGRATE_CLIENT_REPS:-3}
+P=7310
+crows=""
+for s in $SIZES; do
+	pod=cv$s P=$((P + 1))
+	echo "bench/migrate: $s MiB: the client-visible pause" >&2
+	( on a "$ZAP" run --pod $pod --proxy "$C:$CP" --key "$HOSTS_KEY" --expose $P -- sh -c \
+		"'$PROGS/bigmem' $s > '$T/cvmem-$s.out' & exec '$PROGS/echosum' --echo 0.0.0.0:$P '$T/cvreport-$s'" ) \
+		> "$T/cv-$s.out" 2>> "$LOG" &
+	if ! wait_for "grep -q listening $T/cv-$s.out && [ \$(lines $T/cvmem-$s.out) -ge 1 ] &&
+			grep -q 'port $P open' $T/proxy.err" "$STEP_S"; then
+		crows="$crows$s error: the pod did not start\n"
+		continue
+	fi
+	here=a there=b
+	: > "$T/cvres-$s"
+	for i in $(seq 1 "$CREPS"); do
+		rm -f "$T/stop"
+		( on c timeout "$STEP_S" "$PROGS/streamclient" --pingpong 100000000 --stop "$T/stop" "$C:$P" ) \
+			> "$T/pp.out" 2>> "$LOG" &
+		cl=$!
+		wait_for "grep -q local $T/pp.out" 10
+		sleep 0.3
+		r=$(move $here $there $pod split)
+		sleep 0.3
+		touch "$T/stop"
+		wait $cl
+		max=$(sed -n 's/.* max_us \([0-9.]*\).*/\1/p' "$T/pp.out")
+		med=$(sed -n 's/.* median_us \([0-9.]*\).*/\1/p' "$T/pp.out")
+		echo "size_mib=$s client run=$i from=$here $(tail -1 "$T/pp.out") $r" >> "$RAW"
+		if [ -z "$r" ] || [ -z "$max" ]; then
+			echo "bench/migrate: $s MiB: client move $i ($here -> $there) failed" >&2
+			break
+		fi
+		echo "$max $(echo "$r" | field pause_ms) $med" >> "$T/cvres-$s"
+		wait_for "[ -s $T/home-$there/pods/$pod/pid ]" 10
+		t=$here here=$there there=$t
+	done
+	n=$(wc -l < "$T/cvres-$s")
+	crows="$crows$s $n $(cut -d' ' -f1 "$T/cvres-$s" | median) $(cut -d' ' -f2 "$T/cvres-$s" | median) $(cut -d' ' -f3 "$T/cvres-$s" | median)\n"
+	kill_pid=$(cat "$T/home-$here/pods/$pod/pid" 2>/dev/null)
+	[ -n "$kill_pid" ] && on "$here" kill -9 -- -"$kill_pid" "$kill_pid" 2>/dev/null
+done
+echo
+echo "The pause a client sees: its longest 1-byte round trip through zap-proxy (on a third host) while the"
+echo "pod (bigmem with the heap, and echosum --echo) moves; medians of $CREPS moves, ms (round trips in us)."
+echo
+printf "%-8s %2s %16s %16s %16s\n" heap N "client pause" "pod pause" "rtt median us"
+printf "$crows" | while read -r s n cmax cpause cmed; do
+	case $n in error*) printf "%-8s %s\n" "$s MiB" "$n $cmax $cpause"; continue ;; esac
+	cms=$(awk -v u="$cmax" 'BEGIN { if (u == "-") print "-"; else printf "%.1f", u / 1000 }')
+	printf "%-8s %2s %16s %16s %16s\n" "$s MiB" "$n" "$cms" "$cpause" "$cmed"
 done
 echo "DMTCP and CRIU rows: none (neither migrates to a remote host by itself; see bench/README.md)."
 echo "Raw: $RAW; stderr of everything: $LOG."

@@ -2,7 +2,9 @@
  * every byte of STREAM_DOWN it gets back, both ways at once, until told to
  * stop; then half-closes and reads to the server's EOF.
  *   streamclient [--rate MB/s] [--stop FILE] [--seconds S] ADDR:PORT
- *   streamclient --pingpong N ADDR:PORT      (against echosum --echo)
+ *   streamclient --pingpong N [--stop FILE] ADDR:PORT   (against echosum --echo)
+ *                                            N round trips, or fewer once FILE
+ *                                            exists; max_us is the longest
  *   streamclient --connects N ADDR:PORT      N new connections, each timed from
  *                                            connect to its first echoed byte
  *   --raw: bytes only, no stream checks (for throughput, against echosum --raw
@@ -37,11 +39,12 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int pingpong(int c, long n)
+static int pingpong(int c, long n, const char *stop)
 {
 	double *t = calloc((size_t)n, sizeof(double));
 	char b = 'x';
-	for (long i = 0; i < n; i++) {
+	long i = 0;
+	for (; i < n && !(stop && i % 256 == 0 && access(stop, F_OK) == 0); i++) {
 		double t0 = now();
 		if (write(c, &b, 1) != 1 || read(c, &b, 1) != 1) {
 			printf("error: pingpong: %s\n", strerror(errno));
@@ -49,8 +52,13 @@ static int pingpong(int c, long n)
 		}
 		t[i] = (now() - t0) * 1e6;
 	}
-	qsort(t, (size_t)n, sizeof(double), cmp_d);
-	printf("pingpong n %ld median_us %.1f p99_us %.1f ok\n", n, t[n / 2], t[n * 99 / 100]);
+	if (i == 0) {
+		printf("error: pingpong: stopped before the first round trip\n");
+		return 1;
+	}
+	qsort(t, (size_t)i, sizeof(double), cmp_d);
+	printf("pingpong n %ld median_us %.1f p99_us %.1f max_us %.1f ok\n", i, t[i / 2], t[i * 99 / 100],
+	       t[i - 1]);
 	return 0;
 }
 
@@ -136,7 +144,7 @@ int main(int argc, char **argv)
 	printf("local %s:%u\n", ma, ntohs(me.sin_port));
 	fflush(stdout);
 	if (pp)
-		return pingpong(c, pp);
+		return pingpong(c, pp, stop);
 
 	static unsigned char in[1 << 16], out[1 << 16];
 	uint64_t rx = 0, tx = 0;
