@@ -201,7 +201,8 @@ measure() { # layout
 	echo "loadavg $LOAD0 at start, $(cut -d' ' -f1-3 /proc/loadavg) at end" >> "../$L.where"
 	cd "$WORK" || return
 	disown -a
-	ours | xargs -r kill -9 2> /dev/null
+	pids=$(ours)
+	[ -n "$pids" ] && kill -9 $pids 2> /dev/null
 	wait 2> /dev/null
 }
 
