@@ -49,12 +49,19 @@ struct tun {
 	struct buf c2p, p2c;   /* waiting to be written to the pod / to the client */
 	int pp[2];             /* pod -> client through a pipe (splice), before p2c */
 	size_t pplen, ppcap;   /* bytes in it, its size */
-	int up[2], upr[2];     /* client -> pod through a pipe (after c2p), and its tee for the ring */
-	size_t uplen, upcap;   /* bytes in up[], all already in the ring */
-	uint64_t ring_end;     /* the ring holds stream bytes up to here (sent + uplen) */
+	int up[2];             /* client -> pod through a pipe (after c2p) */
+	size_t uplen, upcap;   /* bytes in up[], and its size */
+	size_t upteed;         /* the first upteed bytes of up[] are in the ring */
 	uint64_t sent;         /* stream bytes written to the pod side */
 	uint64_t received;     /* stream bytes read from the pod side */
-	uint8_t *ring;         /* the last px_opts.ring bytes sent, at offset sent % ring */
+	/* The ring: stream bytes [ring_start(), ring_end) (tun.c).  The newest
+	 * rlen of them are in the pipe rp[], teed from up[] (references to the
+	 * pages, no copy); older ones were copied to ring, at offset % --ring */
+	uint64_t ring_end;     /* sent + upteed, or more after a RESUME */
+	uint64_t rstart;       /* nothing before it is kept */
+	int rp[2];
+	size_t rlen;           /* bytes in rp[] */
+	uint8_t *ring;
 	int connecting;        /* pod side: a connect in progress */
 	int awaiting;          /* inbound: HELLO sent, the pod's CHALLENGE not in yet */
 	size_t chgot;          /* bytes of it read so far, into ch */

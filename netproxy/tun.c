@@ -28,12 +28,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #define FROZEN_BUF_MAX (64u << 20) /* the pod's send queue, drained while frozen */
 #define CONNECT_TIMEOUT_S 10.0
 #define POD_SNDBUF (1 << 20)       /* bounds what the ring must hold (docs) */
+/* what the pod may have acknowledged and not read: the preload fixes
+ * SO_RCVBUF of its tunnel sockets at 1 MiB, which the kernel doubles */
+#define POD_RCVQ_MAX ((2u << 20) + (256u << 10))
 #define PIPE_SIZE (1 << 20)
 #define NO_PIPE (-2)
 
@@ -110,13 +115,110 @@ static long buf_read(int fd, struct buf *b, size_t max)
 	return n;
 }
 
-/* ---- the ring of bytes sent to the pod ---- */
+/* ---- the ring of bytes sent to the pod ----
+ *
+ * Bytes toward the pod come through the pipe up[] and are teed into the
+ * pipe rp[]: the ring's newest part is references to the pages the bytes
+ * came in, not a copy.  Its oldest bytes leave it for /dev/null (no copy)
+ * once the pod has surely read them: they are older than --ring, or the
+ * pod's kernel acknowledged them (SIOCOUTQ of the pod side) and are more
+ * than a receive queue (POD_RCVQ_MAX) behind.  They are copied into the
+ * memory ring only when rp[] is out of room for pages while the pod may
+ * still need them, before bytes from c2p are put in, and at a RESUME. */
+
+static int devnull = -1;
+
+/* The oldest stream offset the ring still holds. */
+static uint64_t ring_start(const struct tun *t)
+{
+	uint64_t w = t->ring_end > px_opts.ring ? t->ring_end - px_opts.ring : 0;
+	return t->rstart > w ? t->rstart : w;
+}
+
+/* Bytes before this need not be kept. */
+static uint64_t ring_need(struct tun *t)
+{
+	uint64_t from = ring_start(t);
+	int outq;
+	if (t->pfd >= 0 && !t->connecting && ioctl(t->pfd, SIOCOUTQ, &outq) == 0 && outq >= 0 &&
+	    t->sent >= (uint64_t)outq + POD_RCVQ_MAX && t->sent - (uint64_t)outq - POD_RCVQ_MAX > from)
+		from = t->sent - (uint64_t)outq - POD_RCVQ_MAX;
+	return from;
+}
+
+/* The n oldest bytes of rp[] dropped. */
+static int ring_drop(struct tun *t, size_t n)
+{
+	if (devnull < 0 && (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+		return -1;
+	while (n) {
+		ssize_t k = splice(t->rp[0], NULL, devnull, NULL, n, SPLICE_F_NONBLOCK);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		n -= (size_t)k;
+		t->rlen -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Room in rp[]: its oldest bytes dropped while they need not be kept,
+ * then at least copy more of them (all: SIZE_MAX) copied into memory. */
+static int ring_evict(struct tun *t, size_t copy)
+{
+	size_t cap = px_opts.ring;
+	uint64_t head = t->ring_end - t->rlen, need = ring_need(t);
+	if (need > head) {
+		size_t n = need - head < t->rlen ? (size_t)(need - head) : t->rlen;
+		if (ring_drop(t, n) < 0)
+			return -1;
+		head += n;
+		if (t->rstart < head)
+			t->rstart = head; /* what memory holds is older: not next to it */
+	}
+	if (copy > t->rlen)
+		copy = t->rlen;
+	if (copy && !t->ring && !(t->ring = malloc(cap)))
+		return -1;
+	while (copy) {
+		size_t at = (size_t)(head % cap), room = cap - at;
+		ssize_t r = read(t->rp[0], t->ring + at, copy < room ? copy : room);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		head += (uint64_t)r;
+		copy -= (size_t)r;
+		t->rlen -= (size_t)r;
+	}
+	return 0;
+}
+
+/* The head of up[] (nothing of it in the ring yet) teed into rp[]: all of
+ * it, or as much as rp[] takes; the rest once that part is sent. */
+static int ring_tee(struct tun *t)
+{
+	if (ring_evict(t, 0) < 0)
+		return -1;
+	ssize_t k;
+	/* rp[] out of slots: its oldest bytes into memory, until it takes some */
+	while ((k = tee(t->up[0], t->rp[1], t->uplen, SPLICE_F_NONBLOCK)) < 0 && errno == EAGAIN && t->rlen)
+		if (ring_evict(t, t->uplen > (64u << 10) ? t->uplen : 64u << 10) < 0)
+			return -1;
+	if (k <= 0)
+		return -1;
+	t->upteed = (size_t)k;
+	t->rlen += (size_t)k;
+	t->ring_end += (uint64_t)k;
+	return 0;
+}
 
 /* Bytes from stream offset off into the ring; ring_end moves past them. */
 static int ring_put(struct tun *t, uint64_t off, const char *p, size_t n)
 {
 	size_t cap = px_opts.ring;
-	if (!t->ring && !(t->ring = malloc(cap)))
+	if (ring_evict(t, SIZE_MAX) < 0 || (!t->ring && !(t->ring = malloc(cap))))
 		return -1;
 	if (n > cap) {
 		p += n - cap;
@@ -131,19 +233,13 @@ static int ring_put(struct tun *t, uint64_t off, const char *p, size_t n)
 	return 0;
 }
 
-/* The oldest stream offset the ring still holds. */
-static uint64_t ring_start(const struct tun *t)
-{
-	return t->ring_end > px_opts.ring ? t->ring_end - px_opts.ring : 0;
-}
-
 /* Bytes [from, t->sent) from the ring, appended to b. */
 static int ring_get(struct tun *t, uint64_t from, struct buf *b)
 {
 	size_t n = (size_t)(t->sent - from), cap = px_opts.ring;
 	if (!n)
 		return 0;
-	if (!t->ring || n > cap || buf_room(b, n) < 0)
+	if (ring_evict(t, SIZE_MAX) < 0 || !t->ring || n > cap || buf_room(b, n) < 0)
 		return -1;
 	size_t at = (size_t)(from % cap), first = cap - at < n ? cap - at : n;
 	memcpy(b->p + b->off + b->len, t->ring + at, first);
@@ -200,8 +296,8 @@ static void tun_close(struct tun *t, const char *why)
 			close(t->pp[i]);
 		if (t->up[i] >= 0)
 			close(t->up[i]);
-		if (t->upr[i] >= 0)
-			close(t->upr[i]);
+		if (t->rp[i] >= 0)
+			close(t->rp[i]);
 	}
 	buf_free(&t->pre);
 	buf_free(&t->c2p);
@@ -331,7 +427,7 @@ static struct tun *tun_new(struct pod *pod, int cfd, int pfd)
 	t->pod = pod;
 	t->cfd = cfd;
 	t->pfd = pfd;
-	t->pp[0] = t->pp[1] = t->up[0] = t->up[1] = t->upr[0] = t->upr[1] = -1;
+	t->pp[0] = t->pp[1] = t->up[0] = t->up[1] = t->rp[0] = t->rp[1] = -1;
 	t->ce = (struct tun_end){t, 0};
 	t->pe = (struct tun_end){t, 1};
 	t->next = tuns;
@@ -464,7 +560,11 @@ static int pod_write(struct tun *t)
 	       (t->pre.len || (!t->frozen && !t->awaiting && (t->c2p.len || t->uplen)))) {
 		int piped = !t->pre.len && !t->c2p.len; /* the pipe, after what waits in buffers */
 		struct buf *b = t->pre.len ? &t->pre : &t->c2p;
-		ssize_t n = piped ? splice(t->up[0], NULL, t->pfd, NULL, t->uplen, SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
+		if (piped && !t->upteed && ring_tee(t) < 0) {
+			tun_close(t, "!the ring failed");
+			return -1;
+		}
+		ssize_t n = piped ? splice(t->up[0], NULL, t->pfd, NULL, t->upteed, SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
 				  : write(t->pfd, b->p + b->off, b->len);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -474,7 +574,8 @@ static int pod_write(struct tun *t)
 			tun_close(t, "pod side write failed");
 			return -1;
 		}
-		if (piped) { /* in the ring since up_read */
+		if (piped) { /* in the ring since ring_tee */
+			t->upteed -= (size_t)n;
 			t->uplen -= (size_t)n;
 			t->sent += (uint64_t)n;
 			continue;
@@ -524,34 +625,25 @@ static int pipe_open(int p[2], size_t *cap)
 	return 0;
 }
 
-/* The client's bytes through a pipe: spliced in, teed into a second pipe
- * and read from there into the ring (one copy, not three), spliced out to
- * the pod.  Only when the pipe and c2p are empty, so that the ring gets
- * them in order: >0, 0 at EOF, -errno (-EAGAIN: use the buffer). */
+/* The client's bytes through a pipe: spliced in, teed into the ring's
+ * pipe (no copy) and spliced out to the pod by pod_write.  Only when the
+ * pipe and c2p are empty, so that the ring gets them in order: >0, 0 at
+ * EOF, -errno (-EAGAIN: use the buffer). */
 static long up_read(struct tun *t)
 {
-	if (t->up[0] == -1 && (pipe_open(t->up, &t->upcap) < 0 || pipe_open(t->upr, NULL) < 0))
+	if (t->up[0] == -1 && (pipe_open(t->up, &t->upcap) < 0 || pipe_open(t->rp, NULL) < 0)) {
+		for (int i = 0; i < 2; i++)
+			if (t->up[i] >= 0)
+				close(t->up[i]);
 		t->up[0] = t->up[1] = NO_PIPE;
+	}
 	if (t->up[0] == NO_PIPE || t->uplen || t->c2p.len)
 		return -EAGAIN;
 	ssize_t n = splice(t->cfd, NULL, t->up[1], NULL, t->upcap, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	if (n <= 0)
 		return n < 0 ? -errno : 0;
-	ssize_t k = tee(t->up[0], t->upr[1], (size_t)n, SPLICE_F_NONBLOCK);
-	if (k != n)
-		return -EIO;
-	size_t cap = px_opts.ring;
-	if (!t->ring && !(t->ring = malloc(cap)))
-		return -ENOMEM;
-	for (size_t done = 0; done < (size_t)n;) {
-		size_t at = (size_t)((t->ring_end + done) % cap), room = cap - at;
-		ssize_t r = read(t->upr[0], t->ring + at, (size_t)n - done < room ? (size_t)n - done : room);
-		if (r <= 0)
-			return -EIO;
-		done += (size_t)r;
-	}
-	t->ring_end += (uint64_t)n;
 	t->uplen = (size_t)n;
+	t->upteed = 0;
 	return n;
 }
 

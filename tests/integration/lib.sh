@@ -128,3 +128,19 @@ for _ in range(200):
 sys.exit(1)
 PY
 }
+
+# stream_done CLIENT_PID: a streamclient (output in client.out, started with
+# --stop $T/stop) against echosum (report in $T/report) told to stop; fails
+# unless each saw every byte the other sent, in order, and no more
+stream_done() {
+	touch "$T/stop"
+	wait_for "grep -q ' ok\|error\|MISMATCH' client.out" 60 || fail "the client did not finish: $(cat client.out)"
+	wait "$1" || fail "client: $(tail -1 client.out)"
+	wait_for "[ -s $T/report ]" 10 || fail "echosum wrote no report"
+	note "client: $(tail -1 client.out)"
+	note "server: $(cat report)"
+	grep -q ' ok$' report || fail "echosum: $(cat report)"
+	read -r _ sent _ received _ < <(tail -1 client.out)
+	grep -q "received $sent sent $received ok" report ||
+		fail "byte counts differ: client sent $sent received $received; server: $(cat report)"
+}

@@ -6,6 +6,8 @@
  * --raw: no stream and no checks, only bytes (for throughput).
  * --sink: only read (--raw, for throughput one way).
  * --epoll: wait in epoll_wait (level-triggered) rather than poll.
+ * --slow: a slow reader: 20 ms of sleep after each read (of 64 KiB at most),
+ *         so that its socket's receive queue stays full.
  * The report: "peer ADDR:PORT received N sent M ok" or "... MISMATCH at N". */
 #include "stream.h"
 
@@ -22,7 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int raw, sink, use_epoll;
+static int raw, sink, use_epoll, slow;
 
 static int serve(int c, const char *report, int echo)
 {
@@ -71,6 +73,8 @@ static int serve(int c, const char *report, int echo)
 					bad = rx + at;
 			}
 			rx += (uint64_t)n;
+			if (slow)
+				usleep(20000);
 		} else if (errno != EAGAIN && errno != EINTR && errno != 0) {
 			fprintf(stderr, "echosum: read: %s\n", strerror(errno));
 			return 1;
@@ -115,6 +119,8 @@ int main(int argc, char **argv)
 			raw = 1;
 		else if (!strcmp(argv[i], "--epoll"))
 			use_epoll = 1;
+		else if (!strcmp(argv[i], "--slow"))
+			slow = 1;
 		else if (!strcmp(argv[i], "--sink"))
 			sink = raw = 1;
 	}
