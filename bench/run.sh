@@ -15,7 +15,7 @@
 # Knobs (environment): BENCH_SIZES="1 256 1024" (MiB), BENCH_REPS (runs per
 # size, after one first run reported on its own; default 9 up to 16 MiB,
 # else 5),
-# BENCH_MAX_S=290 (then the run stops and prints what it has),
+# BENCH_MAX_S=900 (then the run stops and prints what it has),
 # BENCH_STEP_S=60 (bound on each single command).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +23,7 @@ ZAP=$ROOT/build/bin/zap
 OUT=$ROOT/build/bench
 ZB=$OUT/zbench
 SIZES=${BENCH_SIZES:-"1 256 1024"}
-MAX_S=${BENCH_MAX_S:-290}
+MAX_S=${BENCH_MAX_S:-900}
 STEP_S=${BENCH_STEP_S:-60} # bound on any single command or wait
 LIFETIME=$((MAX_S + 30)) # the hog exits on its own after this, whatever happens
 WORK=/dev/shm/zapbench.$$

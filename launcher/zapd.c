@@ -664,6 +664,13 @@ static void do_transfer(struct peer *p, uint16_t type, const uint8_t *frame, uin
 				  f ? f->name : "a file");
 			return;
 		}
+		/* after META only the holes are filled, each from its start and in
+		 * order: what META authenticated, which the restart has read, can
+		 * no longer be written over before END is checked */
+		if (p->after_meta && p->pos != f->prefix) {
+			peer_fail(p, "pod '%s': data after META outside the page data of %s", p->pod, f->name);
+			return;
+		}
 		for (uint32_t at = 0; at < len;) {
 			ssize_t w = pwrite(f->fd, pl + at, len - at, (off_t)(p->pos + at));
 			if (w < 0 && errno == EINTR)

@@ -32,9 +32,10 @@ done
 
 # The same for a real image sent as zap migrate sends it: page data after
 # META, zapd restarting the pod before the pages are in.  A bad META is
-# refused before anything starts; a page byte altered after META stops the
-# restart that had begun, and the program never runs again (its output file
-# gets no new line).
+# refused before anything starts; a page byte altered after META, or bytes
+# written after META over what it authenticated, stop the restart that had
+# begun, and the program never runs again (its output file gets no new
+# line).
 "$ZAP" run --pod src -- "$B/tests/progs/bigmem" 8 > "$T/big.out" 2> "$T/big.err" &
 SRC=$!
 wait_for "[ \$(wc -l < $T/big.out) -ge 2 ]" 20 || fail "bigmem did not start: $(cat "$T/big.err")"
@@ -42,7 +43,8 @@ wait_for "[ \$(wc -l < $T/big.out) -ge 2 ]" 20 || fail "bigmem did not start: $(
 wait $SRC
 IMG=$ZAP_HOME/pods/src/image
 lines=$(wc -l < "$T/big.out")
-for mode in split-meta:"digest at META" split-flip:"end-to-end digest\|restart failed\|checksum"; do
+for mode in split-meta:"digest at META" split-flip:"end-to-end digest\|restart failed\|checksum" \
+	split-over:"outside the page data"; do
 	m=${mode%%:*} want=${mode#*:}
 	timeout 60 "$ZAPSEND" "$ADDR" "$T/key" "$m" "p-$m" "$IMG"/*.img > "$T/$m.out" 2>&1 ||
 		fail "$m: zapd did not refuse the stream: $(cat "$T/$m.out")"
@@ -52,8 +54,8 @@ done
 grep -q "p-split-meta.*while the pages arrive" "$T/zapd.err" && fail "split-meta: a restart began"
 grep -q "p-split-flip.*while the pages arrive" "$T/zapd.err" ||
 	fail "split-flip: zapd did not begin the restart before the pages were in: $(cat "$T/zapd.err")"
-wait_for "! pgrep -f 'pod p-split-flip' > /dev/null" 10 ||
-	fail "split-flip: the restart still runs: $(pgrep -af 'p-split-flip')"
+wait_for "! pgrep -f 'pod p-split-(flip|over)' > /dev/null" 10 ||
+	fail "split-flip/over: the restart still runs: $(pgrep -af 'p-split-(flip|over)')"
 sleep 0.3
 [ "$(wc -l < "$T/big.out")" = "$lines" ] || fail "split-flip: the damaged program ran: $(tail -2 "$T/big.out")"
 [ -z "$(ls "$ZAP_HOME/incoming" 2> /dev/null)" ] || fail "incoming/ keeps: $(ls "$ZAP_HOME/incoming")"

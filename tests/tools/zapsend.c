@@ -12,6 +12,7 @@
  *   split-meta  META with a wrong MAC
  *   split-flip  a byte of the page data altered after META (its checksum
  *               made to match): zapd has begun the restart and must stop it
+ *   split-over  after META, bytes written over the part META authenticated
  * Prints zapd's answer (the text of its ERROR) on stdout; exits 0 when zapd
  * refused the stream, 1 when it did not, 2 on a usage or set-up error. */
 #include "proto.h"
@@ -110,6 +111,12 @@ static int zs_split(struct zap_conn *c, const char *how, int nfiles, char **file
 		meta[0] ^= 1;
 	zs_send(c, ZAP_MSG_META, meta, sizeof(meta), NULL);
 	int flipped = 0;
+	for (int i = 0; i < nfiles && !strcmp(how, "over"); i++)
+		if (hole_len[i]) { /* the file's header page, again */
+			zs_place(c, i, 0);
+			zs_range(c, fds[i], 0, 4096, &sum[i], 0);
+			break;
+		}
 	for (int i = 0; i < nfiles; i++) {
 		if (!hole_len[i])
 			continue;
