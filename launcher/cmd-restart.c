@@ -263,6 +263,12 @@ static int restart_exec(int argc, char **argv)
 		fprintf(stderr, "\r%*s\r", 70, "");
 	msg[got] = 0;
 	restart_parse(&st, msg);
+	/* an image still arriving: the pod is not "running" (its pid file)
+	 * before zapd has it all and authenticated it */
+	long se = 0;
+	if (!st.errors[0] && (uint32_t)st.nreals == expected && (se = zap_stream_wait_complete(stream)) < 0)
+		snprintf(st.errors, sizeof(st.errors), "the image did not arrive whole: %s",
+			 zap_stream_strerror(se));
 	if (st.errors[0] || (uint32_t)st.nreals != expected) {
 		/* nothing half-restored stays behind */
 		for (int k = 0; k < st.nreals; k++)
