@@ -63,7 +63,10 @@ static void listener_answer(const void *msg, size_t len, void *arg)
 		q->backlog = m->wqueue;
 }
 
-static uint32_t inet_backlog(int nl, int family, uint32_t ino)
+/* One inet_diag request about TCP sockets of family: a dump of those in
+ * states, or (id given) the one socket of that 4-tuple. */
+static int inet_diag_ask(int nl, int family, uint32_t states, const struct z_inet_diag_sockid *id,
+			 void (*each)(const void *msg, size_t len, void *arg), void *arg)
 {
 	struct {
 		struct z_nlmsghdr h;
@@ -72,13 +75,20 @@ static uint32_t inet_backlog(int nl, int family, uint32_t ino)
 	memset(&q, 0, sizeof(q));
 	q.h.len = sizeof(q);
 	q.h.type = Z_SOCK_DIAG_BY_FAMILY;
-	q.h.flags = Z_NLM_F_REQUEST | Z_NLM_F_DUMP;
-	q.h.seq = 2;
+	q.h.flags = Z_NLM_F_REQUEST | (id ? 0 : Z_NLM_F_DUMP);
+	q.h.seq = id ? 3 : 2;
 	q.r.family = (uint8_t)family;
 	q.r.protocol = IPPROTO_TCP;
-	q.r.states = 1u << Z_TCP_LISTEN;
+	q.r.states = states;
+	if (id)
+		q.r.id = *id;
+	return zap_sock_diag(nl, &q, sizeof(q), each, arg);
+}
+
+static uint32_t inet_backlog(int nl, int family, uint32_t ino)
+{
 	struct find_listener f = {ino, 0};
-	zap_sock_diag(nl, &q, sizeof(q), listener_answer, &f);
+	inet_diag_ask(nl, family, 1u << Z_TCP_LISTEN, NULL, listener_answer, &f);
 	return f.backlog;
 }
 
@@ -107,29 +117,20 @@ static struct tcp_peer tcp_peer_of(int nl, int fd)
 	if (zsys3(SYS_getsockname, fd, &me, &ml) < 0 || zsys3(SYS_getpeername, fd, &them, &tl) < 0 ||
 	    me.sin6_family != them.sin6_family)
 		return p;
-	struct {
-		struct z_nlmsghdr h;
-		struct z_inet_diag_req_v2 r;
-	} q;
-	memset(&q, 0, sizeof(q));
-	q.h.len = sizeof(q);
-	q.h.type = Z_SOCK_DIAG_BY_FAMILY;
-	q.h.flags = Z_NLM_F_REQUEST; /* one socket, by its 4-tuple: the peer's own view */
-	q.h.seq = 3;
-	q.r.family = (uint8_t)me.sin6_family;
-	q.r.protocol = IPPROTO_TCP;
-	q.r.states = ~0u;
-	q.r.id.sport = them.sin6_port; /* the same place in sockaddr_in */
-	q.r.id.dport = me.sin6_port;
+	/* one socket, by its 4-tuple reversed: the peer's own view */
+	struct z_inet_diag_sockid id;
+	memset(&id, 0, sizeof(id));
+	id.sport = them.sin6_port; /* the same place in sockaddr_in */
+	id.dport = me.sin6_port;
 	if (me.sin6_family == AF_INET) {
-		memcpy(q.r.id.src, &((struct sockaddr_in *)&them)->sin_addr, 4);
-		memcpy(q.r.id.dst, &((struct sockaddr_in *)&me)->sin_addr, 4);
+		memcpy(id.src, &((struct sockaddr_in *)&them)->sin_addr, 4);
+		memcpy(id.dst, &((struct sockaddr_in *)&me)->sin_addr, 4);
 	} else {
-		memcpy(q.r.id.src, &them.sin6_addr, 16);
-		memcpy(q.r.id.dst, &me.sin6_addr, 16);
+		memcpy(id.src, &them.sin6_addr, 16);
+		memcpy(id.dst, &me.sin6_addr, 16);
 	}
-	q.r.id.cookie[0] = q.r.id.cookie[1] = ~0u; /* INET_DIAG_NOCOOKIE */
-	if (zap_sock_diag(nl, &q, sizeof(q), peer_answer, &p) < 0)
+	id.cookie[0] = id.cookie[1] = ~0u; /* INET_DIAG_NOCOOKIE */
+	if (inet_diag_ask(nl, me.sin6_family, ~0u, &id, peer_answer, &p) < 0)
 		p.ino = p.unacked = 0;
 	return p;
 }

@@ -129,6 +129,28 @@ sys.exit(1)
 PY
 }
 
+# resumed: how many tunnels the zap-proxy logging to proxy.err (-v) has
+# resumed so far
+resumed() { grep -c 'resumed' proxy.err; }
+
+# proxy_rounds POD ROUNDS PAUSE_S CLIENT_PID: ROUNDS times, checkpoint --kill
+# pod POD (its output then in POD.I) and restart it; each time its tunnel
+# must resume at the proxy, and the client (still streaming through it)
+# must live through the checkpoint and, PAUSE_S later, the restart
+proxy_rounds() {
+	local pod=$1 rounds=$2 pause=$3 client=$4 i before
+	for i in $(seq 1 "$rounds"); do
+		before=$(resumed)
+		timeout 60 "$ZAP" checkpoint --kill "$pod" > "ck.$i.out" 2> "ck.$i.err" ||
+			fail "checkpoint --kill $i failed: $(cat ck.$i.err)"
+		kill -0 "$client" 2> /dev/null || fail "the client ended during checkpoint $i: $(cat client.out)"
+		( timeout 120 "$ZAP" restart "$ZAP_HOME/pods/$pod/image" | cat > "$pod.$i" ) 2> "$pod.$i.err" &
+		wait_for "[ \$(resumed) -gt $before ]" 30 || fail "round $i: the tunnel did not resume: $(tail -5 proxy.err)"
+		sleep "$pause"
+		kill -0 "$client" 2> /dev/null || fail "the client ended after restart $i: $(cat client.out)"
+	done
+}
+
 # stream_done CLIENT_PID: a streamclient (output in client.out, started with
 # --stop $T/stop) against echosum (report in $T/report) told to stop; fails
 # unless each saw every byte the other sent, in order, and no more

@@ -1,7 +1,7 @@
 # Hosts for the zap-proxy tests (sourced after lib.sh; uses hosts.sh):
 #   proxy_hosts      hosts a and b with a zapd each, host c with zap-proxy
 #                    on $C:$CP (its log proxy.err, --hold 60, verbose)
-#   resumed          how many tunnels the proxy has resumed so far
+#   (resumed, in lib.sh: how many tunnels the proxy has resumed so far)
 . "$TOP/tests/integration/hosts.sh"
 CP=7300
 
@@ -17,4 +17,3 @@ proxy_hosts() {
 	wait_for "grep -q listening proxy.err" 10 || fail "zap-proxy did not start on c: $(cat proxy.err)"
 }
 
-resumed() { grep -c 'resumed' proxy.err; }

@@ -29,7 +29,6 @@ client=$!
 wait_for "grep -q connected client.out" 60 || fail "$N clients did not connect: $(cat client.out)"
 note "$N clients connected through the proxy"
 sleep 1
-resumed() { grep -c 'resumed' proxy.err; }
 for i in 1 2; do
 	before=$(resumed)
 	t0=$(date +%s.%N)

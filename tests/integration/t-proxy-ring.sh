@@ -26,16 +26,7 @@ client=$!
 wait_for "grep -q local client.out" 10 || fail "client did not connect"
 sleep 2
 
-resumed() { grep -c 'resumed' proxy.err; }
-for i in $(seq 1 "$ROUNDS"); do
-	before=$(resumed)
-	timeout 60 "$ZAP" checkpoint --kill slow > "ck.$i.out" 2> "ck.$i.err" ||
-		fail "checkpoint --kill $i failed: $(cat ck.$i.err)"
-	( timeout 120 "$ZAP" restart "$ZAP_HOME/pods/slow/image" | cat > "slow.$i" ) 2> "slow.$i.err" &
-	wait_for "[ \$(resumed) -gt $before ]" 30 || fail "round $i: the tunnel did not resume: $(tail -5 proxy.err)"
-	sleep 2
-	kill -0 $client 2> /dev/null || fail "the client ended after restart $i: $(cat client.out)"
-done
+proxy_rounds slow "$ROUNDS" 2 $client
 
 stream_done $client
 again=$(sed -n 's/.*resumed: \([0-9]*\) bytes sent again.*/\1/p' proxy.err | sort -n | tail -1)

@@ -87,17 +87,7 @@ client=$!
 wait_for "grep -q 'resumed\|tunnel' proxy.err || grep -q local client.out" 10 || fail "client did not connect"
 sleep 1
 
-resumed() { grep -c 'resumed' proxy.err; }
-for i in $(seq 1 "$ROUNDS"); do
-	before=$(resumed)
-	timeout 60 "$ZAP" checkpoint --kill es > "ck.$i.out" 2> "ck.$i.err" ||
-		fail "checkpoint --kill $i failed: $(cat ck.$i.err)"
-	kill -0 $client 2> /dev/null || fail "the client ended during checkpoint $i: $(cat client.out)"
-	( timeout 120 "$ZAP" restart "$ZAP_HOME/pods/es/image" | cat > "es.$i" ) 2> "es.$i.err" &
-	wait_for "[ \$(resumed) -gt $before ]" 30 || fail "round $i: the tunnel did not resume: $(tail -5 proxy.err)"
-	sleep 1
-	kill -0 $client 2> /dev/null || fail "the client ended after restart $i: $(cat client.out)"
-done
+proxy_rounds es "$ROUNDS" 1 $client
 
 # a checkpoint that lets the pod run on: FREEZE, checkpoint, THAW
 thawed=$(grep -c 'thawed,' proxy.err)
