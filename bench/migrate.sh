@@ -59,17 +59,13 @@ lines() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
 mkdir -p "$T/home" "$B/bench" || fail "cannot create $T"
 : > "$LOG"
 : > "$RAW"
-. "$ROOT/tests/integration/hosts.sh"
-hosts_init
-host_add a 1
-host_add b 2
-host_add c 3
-host_zapd a
-host_zapd b
-# the client-visible pause: zap-proxy on c, where the client runs too
-C=$(host_addr c) CP=7300
-( on c "$B/bin/zap-proxy" --listen "$C:$CP" --key "$HOSTS_KEY" --hold 60 ) 2> "$T/proxy.err" &
-wait_for "grep -q listening $T/proxy.err" 10 || fail "zap-proxy did not start on c: $(cat "$T/proxy.err")"
+# hosts a and b with a zapd each, and c with zap-proxy on $C:$CP (for the
+# client-visible pause; the client runs there too), as the proxy tests have
+# them; its log is ./proxy.err
+cd "$T" || fail "cannot enter $T"
+TOP=$ROOT
+. "$ROOT/tests/integration/proxyhosts.sh"
+proxy_hosts
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }

@@ -83,8 +83,14 @@ gcc -O2 -Wall -Wextra -o "$ZB" "$ROOT/bench/zbench.c" 2>>"$LOG" || die "cannot b
 sh -c 'sleep "$1" || exit 0
 	echo "bench: watchdog: over $1 s, stopping" >&2
 	kill -TERM "$2" 2>/dev/null
-	for p in $(ps -o pid= --ppid "$2"); do [ "$p" != $$ ] && kill -9 "$p" 2>/dev/null; done' watchdog "$MAX_S" $$ &
+	# TERM first, so that the benchmark running (under timeout, which
+	# passes it on) removes its namespaces and processes in its EXIT trap
+	kids=$(ps -o pid= --ppid "$2")
+	for p in $kids; do [ "$p" != $$ ] && kill -TERM "$p" 2>/dev/null; done
+	sleep 10
+	for p in $kids; do [ "$p" != $$ ] && kill -9 "$p" 2>/dev/null; done' watchdog "$MAX_S" $$ &
 WATCHDOG=$!
+disown "$WATCHDOG" # no job message when the run ends it during its last sleep
 
 START=$(date +%s)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
